@@ -1,0 +1,6 @@
+// One entry point per CLI command: argc/argv hold the arguments after the command name.
+// Each returns the process exit code.
+#pragma once
+
+int yl_cmd_demo(int argc, char **argv);
+int yl_cmd_version(int argc, char **argv);
