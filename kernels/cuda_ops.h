@@ -1,0 +1,74 @@
+// The CUDA backend's op implementations, declared in C so cuda_backend.cu can fill the table.
+// Arguments are already checked by engine/ops/ops.c; see engine/ops/backend.h for contracts.
+// Every function enqueues on the backend's stream; errors come back as YL_ERR_BACKEND.
+#pragma once
+#include "engine/ops/backend.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// conv_cudnn.cu
+yl_status yl_cuda_conv2d_forward(yl_backend *be, const yl_tensor *x, const yl_tensor *w, const yl_tensor *bias,
+                                 yl_tensor *y, const yl_conv2d_params *p);
+yl_status yl_cuda_conv2d_backward_data(yl_backend *be, const yl_tensor *dy, const yl_tensor *w, yl_tensor *dx,
+                                       const yl_conv2d_params *p, bool accumulate);
+yl_status yl_cuda_conv2d_backward_weight(yl_backend *be, const yl_tensor *x, const yl_tensor *dy, yl_tensor *dw,
+                                         yl_tensor *dbias, const yl_conv2d_params *p, bool accumulate);
+
+// batchnorm.cu (batch norm, and the fused BN + SiLU)
+yl_status yl_cuda_batchnorm2d_forward_train(yl_backend *be, const yl_tensor *x, const yl_tensor *gamma,
+                                            const yl_tensor *beta, yl_tensor *running_mean, yl_tensor *running_var,
+                                            yl_tensor *y, yl_tensor *save_mean, yl_tensor *save_invstd,
+                                            const yl_batchnorm_params *p);
+yl_status yl_cuda_batchnorm2d_forward_eval(yl_backend *be, const yl_tensor *x, const yl_tensor *gamma,
+                                           const yl_tensor *beta, const yl_tensor *running_mean,
+                                           const yl_tensor *running_var, yl_tensor *y, const yl_batchnorm_params *p);
+yl_status yl_cuda_batchnorm2d_backward_train(yl_backend *be, const yl_tensor *x, const yl_tensor *dy,
+                                             const yl_tensor *gamma, const yl_tensor *save_mean,
+                                             const yl_tensor *save_invstd, yl_tensor *dx, yl_tensor *dgamma,
+                                             yl_tensor *dbeta, bool accumulate);
+yl_status yl_cuda_batchnorm2d_backward_eval(yl_backend *be, const yl_tensor *x, const yl_tensor *dy,
+                                            const yl_tensor *gamma, const yl_tensor *running_mean,
+                                            const yl_tensor *running_var, yl_tensor *dx, yl_tensor *dgamma,
+                                            yl_tensor *dbeta, const yl_batchnorm_params *p, bool accumulate);
+yl_status yl_cuda_bn_silu_forward_train(yl_backend *be, const yl_tensor *x, const yl_tensor *gamma,
+                                        const yl_tensor *beta, yl_tensor *running_mean, yl_tensor *running_var,
+                                        yl_tensor *y_bn, yl_tensor *y, yl_tensor *save_mean, yl_tensor *save_invstd,
+                                        const yl_batchnorm_params *p);
+yl_status yl_cuda_bn_silu_forward_eval(yl_backend *be, const yl_tensor *x, const yl_tensor *gamma,
+                                       const yl_tensor *beta, const yl_tensor *running_mean,
+                                       const yl_tensor *running_var, yl_tensor *y_bn, yl_tensor *y,
+                                       const yl_batchnorm_params *p);
+
+// elementwise.cu
+yl_status yl_cuda_silu_forward(yl_backend *be, const yl_tensor *x, yl_tensor *y);
+yl_status yl_cuda_silu_backward(yl_backend *be, const yl_tensor *x, const yl_tensor *dy, yl_tensor *dx,
+                                bool accumulate);
+yl_status yl_cuda_sigmoid_forward(yl_backend *be, const yl_tensor *x, yl_tensor *y);
+yl_status yl_cuda_sigmoid_backward(yl_backend *be, const yl_tensor *y, const yl_tensor *dy, yl_tensor *dx,
+                                   bool accumulate);
+yl_status yl_cuda_add_forward(yl_backend *be, const yl_tensor *a, const yl_tensor *b, yl_tensor *y);
+yl_status yl_cuda_add_backward(yl_backend *be, const yl_tensor *dy, yl_tensor *da, yl_tensor *db, bool accumulate);
+
+// pool.cu (max-pool and nearest upsample)
+yl_status yl_cuda_maxpool2d_forward(yl_backend *be, const yl_tensor *x, yl_tensor *y, const yl_maxpool2d_params *p);
+yl_status yl_cuda_maxpool2d_backward(yl_backend *be, const yl_tensor *x, const yl_tensor *dy, yl_tensor *dx,
+                                     const yl_maxpool2d_params *p, bool accumulate);
+yl_status yl_cuda_upsample_nearest2x_forward(yl_backend *be, const yl_tensor *x, yl_tensor *y);
+yl_status yl_cuda_upsample_nearest2x_backward(yl_backend *be, const yl_tensor *dy, yl_tensor *dx, bool accumulate);
+
+// concat.cu
+yl_status yl_cuda_concat_channels(yl_backend *be, const yl_tensor *const *parts, int count, yl_tensor *whole,
+                                  bool accumulate);
+yl_status yl_cuda_split_channels(yl_backend *be, const yl_tensor *whole, yl_tensor *const *parts, int count,
+                                 bool accumulate);
+
+// dfl.cu
+yl_status yl_cuda_dfl_decode_forward(yl_backend *be, const yl_tensor *x, yl_tensor *y);
+yl_status yl_cuda_dfl_decode_backward(yl_backend *be, const yl_tensor *x, const yl_tensor *dy, yl_tensor *dx,
+                                      bool accumulate);
+
+#ifdef __cplusplus
+}
+#endif
