@@ -1,0 +1,110 @@
+#include "im2col.h"
+
+#include <string.h>
+
+// col2im accumulates one image row in pieces of this many pixels on the stack.
+#define COL2IM_CHUNK 256
+
+// Below this many floats moved, thread start-up costs more than the copy.
+#define PARALLEL_MIN_FLOATS 32768
+
+int64_t yl_conv_geometry_rows(const yl_conv_geometry *g) {
+    return g->channels * g->kernel * g->kernel;
+}
+
+int64_t yl_conv_geometry_cols(const yl_conv_geometry *g) {
+    return g->out_height * g->out_width;
+}
+
+// Smallest integer >= a / b for b > 0 (C division truncates, which is the ceiling for a <= 0).
+static int64_t ceil_div(int64_t a, int64_t b) {
+    return a > 0 ? (a + b - 1) / b : a / b;
+}
+
+static int64_t clamp(int64_t v, int64_t lo, int64_t hi) {
+    return v < lo ? lo : (v > hi ? hi : v);
+}
+
+// Output columns [*first, *last) whose input column ow*stride - pad + kw lies in [lo, hi).
+static void output_range(int64_t lo, int64_t hi, int kw, const yl_conv_geometry *g, int64_t *first,
+                         int64_t *last) {
+    *first = clamp(ceil_div(lo + g->pad - kw, g->stride), 0, g->out_width);
+    *last = clamp(ceil_div(hi + g->pad - kw, g->stride), *first, g->out_width);
+}
+
+// One row of the column matrix for one output row: a strided slice of one input row, zero-padded.
+static void im2col_row(const float *image, const yl_conv_geometry *g, int64_t row, int64_t oh, float *dst) {
+    const int k = g->kernel;
+    const int64_t c = row / (k * k);
+    const int kh = (int)(row / k % k);
+    const int kw = (int)(row % k);
+    const int64_t ih = oh * g->stride - g->pad + kh;
+    if (ih < 0 || ih >= g->height) {
+        memset(dst, 0, (size_t)g->out_width * sizeof *dst);
+        return;
+    }
+    int64_t first, last;
+    output_range(0, g->width, kw, g, &first, &last);
+    const float *src = image + (c * g->height + ih) * g->width;
+    for (int64_t ow = 0; ow < first; ow++) dst[ow] = 0.0f;
+    if (g->stride == 1) {
+        memcpy(dst + first, src + first - g->pad + kw, (size_t)(last - first) * sizeof *dst);
+    } else {
+        for (int64_t ow = first; ow < last; ow++) dst[ow] = src[ow * g->stride - g->pad + kw];
+    }
+    for (int64_t ow = last; ow < g->out_width; ow++) dst[ow] = 0.0f;
+}
+
+void yl_cpu_im2col(const float *image, const yl_conv_geometry *g, float *columns) {
+    const int64_t rows = yl_conv_geometry_rows(g);
+    const int64_t out_h = g->out_height;
+    const int64_t cols = yl_conv_geometry_cols(g);
+#pragma omp parallel for collapse(2) schedule(static) if (rows * cols >= PARALLEL_MIN_FLOATS)
+    for (int64_t row = 0; row < rows; row++)
+        for (int64_t oh = 0; oh < out_h; oh++)
+            im2col_row(image, g, row, oh, columns + row * cols + oh * g->out_width);
+}
+
+// Image row (c, h), pixels [w0, w1): gathers every column entry that read each pixel.
+static void col2im_chunk(const float *columns, const yl_conv_geometry *g, int64_t c, int64_t h, int64_t w0,
+                         int64_t w1, float *dst, bool accumulate) {
+    const int k = g->kernel;
+    const int s = g->stride;
+    const int64_t cols = yl_conv_geometry_cols(g);
+    float sum[COL2IM_CHUNK] = {0};
+    for (int kh = 0; kh < k; kh++) {
+        const int64_t t = h + g->pad - kh;  // = oh * stride for the output row that read image row h
+        if (t < 0 || t % s != 0 || t / s >= g->out_height) continue;
+        const int64_t oh = t / s;
+        for (int kw = 0; kw < k; kw++) {
+            const float *src = columns + ((c * k + kh) * k + kw) * cols + oh * g->out_width;
+            int64_t first, last;
+            output_range(w0, w1, kw, g, &first, &last);
+            const int64_t offset = kw - g->pad - w0;  // output column ow read pixel ow * s + offset + w0
+            for (int64_t ow = first; ow < last; ow++) sum[ow * s + offset] += src[ow];
+        }
+    }
+    const int64_t n = w1 - w0;
+    if (accumulate) {
+        for (int64_t i = 0; i < n; i++) dst[i] += sum[i];
+    } else {
+        memcpy(dst, sum, (size_t)n * sizeof *dst);
+    }
+}
+
+void yl_cpu_col2im(const float *columns, const yl_conv_geometry *g, float *image, bool accumulate) {
+    const int64_t channels = g->channels;
+    const int64_t height = g->height;
+    const int64_t width = g->width;
+    const int64_t work = yl_conv_geometry_rows(g) * yl_conv_geometry_cols(g);
+    // Each (c, h) row is written by exactly one iteration, so rows can run in parallel without races.
+#pragma omp parallel for collapse(2) schedule(static) if (work >= PARALLEL_MIN_FLOATS)
+    for (int64_t c = 0; c < channels; c++)
+        for (int64_t h = 0; h < height; h++) {
+            float *row = image + (c * height + h) * width;
+            for (int64_t w0 = 0; w0 < width; w0 += COL2IM_CHUNK) {
+                int64_t w1 = w0 + COL2IM_CHUNK < width ? w0 + COL2IM_CHUNK : width;
+                col2im_chunk(columns, g, c, h, w0, w1, row + w0, accumulate);
+            }
+        }
+}

@@ -1,0 +1,27 @@
+// Column-matrix transforms behind the CPU convolution (one image, NCHW fp32).
+//
+// The column matrix has one row per (channel, kernel row, kernel column) and one column per
+// output pixel, so a convolution becomes W (K x C*k*k) times columns (C*k*k x Ho*Wo).
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct {
+    int64_t channels, height, width;  // input image
+    int64_t out_height, out_width;
+    int kernel, stride, pad;
+} yl_conv_geometry;
+
+// Rows of the column matrix: channels * kernel * kernel.
+int64_t yl_conv_geometry_rows(const yl_conv_geometry *g);
+// Columns of the column matrix: out_height * out_width.
+int64_t yl_conv_geometry_cols(const yl_conv_geometry *g);
+
+// columns[(c,kh,kw)][(oh,ow)] = image[c][oh*stride - pad + kh][ow*stride - pad + kw], 0 in the padding.
+void yl_cpu_im2col(const float *image, const yl_conv_geometry *g, float *columns);
+
+// The adjoint of im2col: every image pixel gets the sum of the column entries that read it,
+// added in a fixed (kh, kw) order so the result does not depend on the thread count.
+// The sum is formed first and then stored (accumulate = false) or added once to the image's
+// previous contents (accumulate = true), so accumulating equals overwriting plus the old value exactly.
+void yl_cpu_col2im(const float *columns, const yl_conv_geometry *g, float *image, bool accumulate);
