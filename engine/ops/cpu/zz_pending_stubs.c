@@ -2,21 +2,6 @@
 // Each op file overrides these; delete an entry when its op lands, and this file when empty.
 #include "cpu_ops.h"
 
-__attribute__((weak)) yl_status yl_cpu_conv2d_forward(yl_backend *be, const yl_tensor *x, const yl_tensor *w, const yl_tensor *bias, yl_tensor *y, const yl_conv2d_params *p) {
-    (void)be; (void)x; (void)w; (void)bias; (void)y; (void)p;
-    return yl_error(YL_ERR_UNSUPPORTED, "conv2d_forward: not implemented yet");
-}
-
-__attribute__((weak)) yl_status yl_cpu_conv2d_backward_data(yl_backend *be, const yl_tensor *dy, const yl_tensor *w, yl_tensor *dx, const yl_conv2d_params *p, bool accumulate) {
-    (void)be; (void)dy; (void)w; (void)dx; (void)p; (void)accumulate;
-    return yl_error(YL_ERR_UNSUPPORTED, "conv2d_backward_data: not implemented yet");
-}
-
-__attribute__((weak)) yl_status yl_cpu_conv2d_backward_weight(yl_backend *be, const yl_tensor *x, const yl_tensor *dy, yl_tensor *dw, yl_tensor *dbias, const yl_conv2d_params *p, bool accumulate) {
-    (void)be; (void)x; (void)dy; (void)dw; (void)dbias; (void)p; (void)accumulate;
-    return yl_error(YL_ERR_UNSUPPORTED, "conv2d_backward_weight: not implemented yet");
-}
-
 __attribute__((weak)) yl_status yl_cpu_batchnorm2d_forward_train(yl_backend *be, const yl_tensor *x, const yl_tensor *gamma, const yl_tensor *beta, yl_tensor *running_mean, yl_tensor *running_var, yl_tensor *y, yl_tensor *save_mean, yl_tensor *save_invstd, const yl_batchnorm_params *p) {
     (void)be; (void)x; (void)gamma; (void)beta; (void)running_mean; (void)running_var; (void)y; (void)save_mean; (void)save_invstd; (void)p;
     return yl_error(YL_ERR_UNSUPPORTED, "batchnorm2d_forward_train: not implemented yet");
