@@ -4,6 +4,10 @@
 #pragma once
 #include <stdarg.h>
 
+#ifdef __cplusplus
+extern "C" {  // the CUDA translation units (kernels/*.cu) include this header
+#endif
+
 typedef enum {
     YL_OK = 0,
     YL_ERR_INVALID_ARG,  // a NULL pointer, a bad parameter value
@@ -42,3 +46,7 @@ void yl_clear_error(void);
         yl_status yl_try_status_ = (expr);    \
         if (yl_try_status_ != YL_OK) return yl_try_status_; \
     } while (0)
+
+#ifdef __cplusplus
+}
+#endif

@@ -7,6 +7,10 @@
 
 #include "status.h"
 
+#ifdef __cplusplus
+extern "C" {  // the CUDA translation units (kernels/*.cu) include this header
+#endif
+
 #define YL_MAX_DIMS 4
 
 typedef enum { YL_F32 = 0, YL_F16, YL_BF16, YL_I32, YL_I64, YL_U8, YL_DTYPE_COUNT } yl_dtype;
@@ -39,3 +43,7 @@ bool yl_tensor_is_contiguous(const yl_tensor *t);
 bool yl_tensor_same_shape(const yl_tensor *a, const yl_tensor *b);
 // "(2, 16, 40, 40)" into buf; returns buf.
 const char *yl_tensor_shape_str(const yl_tensor *t, char *buf, size_t size);
+
+#ifdef __cplusplus
+}
+#endif

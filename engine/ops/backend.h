@@ -12,6 +12,10 @@
 #include "../core/status.h"
 #include "../core/tensor.h"
 
+#ifdef __cplusplus
+extern "C" {  // the CUDA translation units (kernels/*.cu) include this header
+#endif
+
 typedef enum {
     YL_OP_CONV2D_FORWARD = 0,
     YL_OP_CONV2D_BACKWARD_DATA,
@@ -167,3 +171,7 @@ yl_status yl_backend_cpu_create(yl_backend **out);
 yl_status yl_backend_cuda_create(yl_backend **out, int device_index);
 
 void yl_backend_destroy(yl_backend *be);
+
+#ifdef __cplusplus
+}
+#endif

@@ -1,5 +1,6 @@
 #include "im2col.h"
 
+#include <cblas.h>
 #include <string.h>
 
 // col2im accumulates one image row in pieces of this many pixels on the stack.
@@ -7,6 +8,10 @@
 
 // Below this many floats moved, thread start-up costs more than the copy.
 #define PARALLEL_MIN_FLOATS 32768
+
+bool yl_cpu_conv_transforms_parallel(void) {
+    return openblas_get_parallel() == OPENBLAS_OPENMP || openblas_get_num_threads() == 1;
+}
 
 int64_t yl_conv_geometry_rows(const yl_conv_geometry *g) {
     return g->channels * g->kernel * g->kernel;
@@ -55,14 +60,15 @@ static void im2col_row(const float *image, const yl_conv_geometry *g, int64_t ro
     for (int64_t ow = last; ow < g->out_width; ow++) dst[ow] = 0.0f;
 }
 
-void yl_cpu_im2col(const float *image, const yl_conv_geometry *g, float *columns) {
+void yl_cpu_im2col(const float *image, const yl_conv_geometry *g, int64_t oh_begin, int64_t oh_end,
+                   float *columns) {
     const int64_t rows = yl_conv_geometry_rows(g);
-    const int64_t out_h = g->out_height;
-    const int64_t cols = yl_conv_geometry_cols(g);
-#pragma omp parallel for collapse(2) schedule(static) if (rows * cols >= PARALLEL_MIN_FLOATS)
+    const int64_t cols = (oh_end - oh_begin) * g->out_width;
+    const bool parallel = rows * cols >= PARALLEL_MIN_FLOATS && yl_cpu_conv_transforms_parallel();
+#pragma omp parallel for collapse(2) schedule(static) if (parallel)
     for (int64_t row = 0; row < rows; row++)
-        for (int64_t oh = 0; oh < out_h; oh++)
-            im2col_row(image, g, row, oh, columns + row * cols + oh * g->out_width);
+        for (int64_t oh = oh_begin; oh < oh_end; oh++)
+            im2col_row(image, g, row, oh, columns + row * cols + (oh - oh_begin) * g->out_width);
 }
 
 // Image row (c, h), pixels [w0, w1): gathers every column entry that read each pixel.
@@ -80,8 +86,15 @@ static void col2im_chunk(const float *columns, const yl_conv_geometry *g, int64_
             const float *src = columns + ((c * k + kh) * k + kw) * cols + oh * g->out_width;
             int64_t first, last;
             output_range(w0, w1, kw, g, &first, &last);
-            const int64_t offset = kw - g->pad - w0;  // output column ow read pixel ow * s + offset + w0
-            for (int64_t ow = first; ow < last; ow++) sum[ow * s + offset] += src[ow];
+            // Output column ow read pixel ow * s + offset + w0.
+            const int64_t offset = kw - g->pad - w0;
+            if (s == 1) {  // contiguous: lets the compiler vectorise
+                float *out = sum + offset + first;
+                const float *in = src + first;
+                for (int64_t i = 0; i < last - first; i++) out[i] += in[i];
+            } else {
+                for (int64_t ow = first; ow < last; ow++) sum[ow * s + offset] += src[ow];
+            }
         }
     }
     const int64_t n = w1 - w0;
@@ -97,8 +110,9 @@ void yl_cpu_col2im(const float *columns, const yl_conv_geometry *g, float *image
     const int64_t height = g->height;
     const int64_t width = g->width;
     const int64_t work = yl_conv_geometry_rows(g) * yl_conv_geometry_cols(g);
+    const bool parallel = work >= PARALLEL_MIN_FLOATS && yl_cpu_conv_transforms_parallel();
     // Each (c, h) row is written by exactly one iteration, so rows can run in parallel without races.
-#pragma omp parallel for collapse(2) schedule(static) if (work >= PARALLEL_MIN_FLOATS)
+#pragma omp parallel for collapse(2) schedule(static) if (parallel)
     for (int64_t c = 0; c < channels; c++)
         for (int64_t h = 0; h < height; h++) {
             float *row = image + (c * height + h) * width;
