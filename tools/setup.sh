@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 reference=0
 
 packages=(build-essential cmake pkg-config
-          libopenblas-dev libcjson-dev libcurl4-openssl-dev libstb-dev
+          libopenblas-openmp-dev libcjson-dev libcurl4-openssl-dev libstb-dev
           libyaml-dev libzip-dev libmicrohttpd-dev)
 for arg in "$@"; do
   case "$arg" in
