@@ -3,4 +3,5 @@
 #pragma once
 
 int yl_cmd_demo(int argc, char **argv);
+int yl_cmd_info(int argc, char **argv);
 int yl_cmd_version(int argc, char **argv);

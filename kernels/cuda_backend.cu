@@ -133,6 +133,7 @@ static void fill_op_table(yl_backend *be) {
     be->split_channels = yl_cuda_split_channels;
     be->dfl_decode_forward = yl_cuda_dfl_decode_forward;
     be->dfl_decode_backward = yl_cuda_dfl_decode_backward;
+    be->box_decode_forward = yl_cuda_box_decode_forward;
 }
 
 // Everything that can fail, in order; the caller destroys the partial backend on failure.

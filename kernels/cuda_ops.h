@@ -69,6 +69,10 @@ yl_status yl_cuda_dfl_decode_forward(yl_backend *be, const yl_tensor *x, yl_tens
 yl_status yl_cuda_dfl_decode_backward(yl_backend *be, const yl_tensor *x, const yl_tensor *dy, yl_tensor *dx,
                                       bool accumulate);
 
+// box_decode.cu
+yl_status yl_cuda_box_decode_forward(yl_backend *be, const yl_tensor *dist, yl_tensor *boxes,
+                                     const yl_box_decode_params *p);
+
 #ifdef __cplusplus
 }
 #endif

@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "kernels/match_cuda.h"
+
 const float yl_eval_iou_thresholds[YL_EVAL_IOU_COUNT] = {0.50f, 0.55f, 0.60f, 0.65f, 0.70f,
                                                          0.75f, 0.80f, 0.85f, 0.90f, 0.95f};
 
@@ -83,4 +85,36 @@ void yl_confusion_update(double *matrix, int nc, const float *iou, const int32_t
         if (gt_winner[g] >= 0) pred_choice[gt_winner[g]] = (int32_t)g;
     for (int64_t k = 0; k < n_kept; k++)
         if (pred_choice[k] < 0) matrix[pred_cls[kept[k]] * stride + nc] += 1.0;
+}
+
+yl_status yl_match_predictions_cuda(yl_backend *cuda, const yl_detection *device_dets, int64_t det_stride,
+                                    const yl_match_image *images, int64_t n_images, const float *gt_boxes,
+                                    const int32_t *gt_cls, int64_t n_gt_total, yl_tp_mask *tp) {
+    if (!cuda || (n_images > 0 && (!images || !tp)) || (n_gt_total > 0 && (!gt_boxes || !gt_cls)))
+        return yl_error(YL_ERR_INVALID_ARG, "match (cuda): NULL argument");
+    if (cuda->device != YL_DEVICE_CUDA)
+        return yl_error(YL_ERR_DEVICE, "match (cuda): backend '%s' is not a CUDA backend", cuda->name);
+    if (n_images < 0 || det_stride < 0 || n_gt_total < 0 || det_stride > INT32_MAX || n_gt_total > INT32_MAX)
+        return yl_error(YL_ERR_INVALID_ARG, "match (cuda): %lld images, stride %lld, %lld GT rows", (long long)n_images,
+                        (long long)det_stride, (long long)n_gt_total);
+    int64_t gt_end = 0;  // where the previous image's GT rows end
+    for (int64_t i = 0; i < n_images; i++) {
+        const yl_match_image *im = &images[i];
+        if (im->gt_begin < gt_end)
+            return yl_error(YL_ERR_INVALID_ARG, "match (cuda): image %lld: GT rows start at %lld, inside image %lld's",
+                            (long long)i, (long long)im->gt_begin, (long long)(i - 1));
+        if (im->n_pred < 0 || im->n_pred > det_stride || im->n_gt < 0 || im->gt_begin < 0 ||
+            im->gt_begin + im->n_gt > n_gt_total)
+            return yl_error(YL_ERR_INVALID_ARG,
+                            "match (cuda): image %lld: %lld predictions (stride %lld), GT rows [%lld, %lld) of %lld",
+                            (long long)i, (long long)im->n_pred, (long long)det_stride, (long long)im->gt_begin,
+                            (long long)(im->gt_begin + im->n_gt), (long long)n_gt_total);
+        gt_end = im->gt_begin + im->n_gt;
+        if (im->n_pred > 0 && !device_dets) return yl_error(YL_ERR_INVALID_ARG, "match (cuda): NULL detections");
+        if (im->h0 > 0 && (im->w0 <= 0 || !(im->ratio_pad.gain > 0.0)))
+            return yl_error(YL_ERR_INVALID_ARG, "match (cuda): image %lld: original size %dx%d, gain %g", (long long)i,
+                            im->h0, im->w0, im->ratio_pad.gain);
+    }
+    if (n_images == 0) return YL_OK;
+    return yl_cuda_match_run(cuda, device_dets, det_stride, images, n_images, gt_boxes, gt_cls, n_gt_total, tp);
 }

@@ -10,7 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "boxes.h"
 #include "engine/core/status.h"
+#include "engine/ops/backend.h"
 
 #define YL_EVAL_IOU_COUNT 10
 // torch.linspace(0.5, 0.95, 10) in float32: 0.50, 0.55, ..., 0.95.
@@ -39,3 +41,26 @@ void yl_match_predictions(const float *iou, const int32_t *gt_cls, int64_t n_gt,
 void yl_confusion_update(double *matrix, int nc, const float *iou, const int32_t *gt_cls, int64_t n_gt,
                          const float *pred_conf, const int32_t *pred_cls, int64_t n_pred, float conf_thres,
                          float iou_thres, int32_t *scratch);
+
+// One image for yl_match_predictions_cuda.
+typedef struct {
+    int64_t n_pred;    // its detections (its NMS count)
+    int64_t gt_begin;  // its first row in gt_boxes / gt_cls
+    int64_t n_gt;
+    // h0 > 0: the predictions are first mapped to the original image h0 x w0 as yl_scale_detections does
+    // (Ultralytics <= 8.3.167 matches there; the GT must then be there too). h0 == 0: used as they are.
+    yl_ratio_pad ratio_pad;
+    int h0, w0;
+} yl_match_image;
+
+// yl_match_predictions for a batch of images on the GPU (kernels/match.cu), reading the detections
+// where yl_nms_cuda left them: image i's are device_dets[i * det_stride ...] (device memory, NMS order).
+// gt_boxes (n_gt_total xyxy rows) and gt_cls are host arrays, the images' GT rows in order and not
+// overlapping (each image's range is its scratch on the device); tp (host) receives image i's masks at
+// tp[i * det_stride ...], the same masks yl_match_predictions gives on yl_box_iou_matrix(GT, preds).
+// One upload of the GT, one kernel (a block per image), one download; blocks until done.
+// Errors: NULLs, a count or GT range that does not fit, YL_ERR_DEVICE for a non-CUDA backend,
+// YL_ERR_UNSUPPORTED in a build without CUDA.
+yl_status yl_match_predictions_cuda(yl_backend *cuda, const yl_detection *device_dets, int64_t det_stride,
+                                    const yl_match_image *images, int64_t n_images, const float *gt_boxes,
+                                    const int32_t *gt_cls, int64_t n_gt_total, yl_tp_mask *tp);

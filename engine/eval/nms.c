@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/nms_cuda.h"
+
 yl_nms_options yl_nms_options_val(void) {
     yl_nms_options o = {.conf_thres = 0.001f, .iou_thres = 0.7, .multi_label = true, .agnostic = false,
                         .max_det = 300, .max_nms = 30000, .max_wh = 7680.0f, .classes = NULL, .n_classes = 0};
@@ -116,12 +118,12 @@ static bool class_allowed(int32_t cls, const yl_nms_options *o) {
     return false;
 }
 
-static yl_status check_arguments(const yl_tensor *pred, const yl_nms_options *o, const void *workspace,
-                                 yl_detection *out, const int64_t *counts) {
-    if (!pred || !o || !out || !counts) return yl_error(YL_ERR_INVALID_ARG, "nms: NULL argument");
+// device: where pred must be for the chosen path.
+static yl_status check_arguments(const yl_tensor *pred, const yl_nms_options *o, yl_device device) {
     if (pred->dtype != YL_F32) return yl_error(YL_ERR_DTYPE, "nms: pred is %s, expected f32", yl_dtype_name(pred->dtype));
-    if (pred->device != YL_DEVICE_CPU)
-        return yl_error(YL_ERR_DEVICE, "nms: pred is on %s; the CPU NMS needs host memory", yl_device_name(pred->device));
+    if (pred->device != device)
+        return yl_error(YL_ERR_DEVICE, "nms: pred is on %s; the %s NMS needs %s memory", yl_device_name(pred->device),
+                        device == YL_DEVICE_CPU ? "CPU" : "CUDA", device == YL_DEVICE_CPU ? "host" : "device");
     if (pred->ndim != 3 || pred->shape[1] < 5) {
         char shape[64];
         return yl_error(YL_ERR_SHAPE, "nms: pred has shape %s, expected (batch, 4 + nc, anchors) with nc >= 1",
@@ -138,8 +140,6 @@ static yl_status check_arguments(const yl_tensor *pred, const yl_nms_options *o,
         return yl_error(YL_ERR_INVALID_ARG, "nms: max_wh %g must be a positive finite number", (double)o->max_wh);
     if (o->n_classes < 0 || (o->n_classes > 0 && !o->classes))
         return yl_error(YL_ERR_INVALID_ARG, "nms: class filter with %d classes and no class list", o->n_classes);
-    size_t need = yl_nms_workspace_bytes(pred->shape[2], pred->shape[1] - 4, o);
-    if (need > 0 && !workspace) return yl_error(YL_ERR_INVALID_ARG, "nms: NULL workspace (%zu bytes needed)", need);
     return YL_OK;
 }
 
@@ -225,9 +225,11 @@ static int64_t suppress(const nms_workspace *ws, int64_t m, const yl_nms_options
 
 yl_status yl_nms(const yl_tensor *pred, const yl_nms_options *options, void *workspace, size_t workspace_bytes,
                  yl_detection *out, int64_t *counts) {
-    YL_TRY(check_arguments(pred, options, workspace, out, counts));
+    if (!pred || !options || !out || !counts) return yl_error(YL_ERR_INVALID_ARG, "nms: NULL argument");
+    YL_TRY(check_arguments(pred, options, YL_DEVICE_CPU));
     int64_t batch = pred->shape[0], nc = pred->shape[1] - 4, anchors = pred->shape[2];
     size_t need = yl_nms_workspace_bytes(anchors, nc, options);
+    if (need > 0 && !workspace) return yl_error(YL_ERR_INVALID_ARG, "nms: NULL workspace (%zu bytes needed)", need);
     if (workspace_bytes < need)
         return yl_error(YL_ERR_INVALID_ARG, "nms: workspace has %zu bytes, %zu needed", workspace_bytes, need);
     int64_t cap = candidate_capacity(anchors, nc, options);
@@ -243,5 +245,33 @@ yl_status yl_nms(const yl_tensor *pred, const yl_nms_options *options, void *wor
         if (m > 1) qsort(ws.order, (size_t)m, sizeof(ranked), by_score_descending);
         counts[b] = suppress(&ws, m, options, out + b * options->max_det);
     }
+    return YL_OK;
+}
+
+// The CPU path's messages for a problem the device found: (image * A + anchor) * (nc + 1) + class,
+// class == nc meaning the anchor's box.
+static yl_status device_problem(yl_backend *cuda, const yl_tensor *pred, int64_t problem) {
+    int64_t nc = pred->shape[1] - 4, anchors = pred->shape[2];
+    int64_t c = problem % (nc + 1), a = problem / (nc + 1) % anchors, b = problem / (nc + 1) / anchors;
+    if (c < nc)
+        return yl_error(YL_ERR_NUMERIC, "nms: image %lld anchor %lld class %lld: score is NaN", (long long)b,
+                        (long long)a, (long long)c);
+    float xywh[4] = {NAN, NAN, NAN, NAN};
+    const float *column = (const float *)pred->data + b * pred->stride[0] + a * pred->stride[2];
+    for (int k = 0; k < 4; k++)
+        if (cuda->copy_to_host(cuda, &xywh[k], column + k * pred->stride[1], sizeof(float)) != YL_OK) xywh[k] = NAN;
+    return yl_error(YL_ERR_NUMERIC, "nms: image %lld anchor %lld: box (%g, %g, %g, %g) is not finite", (long long)b,
+                    (long long)a, (double)xywh[0], (double)xywh[1], (double)xywh[2], (double)xywh[3]);
+}
+
+yl_status yl_nms_cuda(yl_backend *cuda, const yl_tensor *pred, const yl_nms_options *options, yl_detection *device_out,
+                      yl_detection *out, int64_t *counts) {
+    if (!cuda || !pred || !options || !counts) return yl_error(YL_ERR_INVALID_ARG, "nms: NULL argument");
+    if (cuda->device != YL_DEVICE_CUDA)
+        return yl_error(YL_ERR_DEVICE, "nms: backend '%s' is not a CUDA backend", cuda->name);
+    YL_TRY(check_arguments(pred, options, YL_DEVICE_CUDA));
+    int64_t problem = -1;
+    YL_TRY(yl_cuda_nms_run(cuda, pred, options, device_out, out, counts, &problem));
+    if (problem >= 0) return device_problem(cuda, pred, problem);
     return YL_OK;
 }

@@ -20,6 +20,7 @@
 #include "boxes.h"
 #include "engine/core/status.h"
 #include "engine/core/tensor.h"
+#include "engine/ops/backend.h"
 
 typedef struct {
     float conf_thres;         // keep scores > conf_thres (compared in float32, like torch)
@@ -48,3 +49,16 @@ size_t yl_nms_workspace_bytes(int64_t anchors, int64_t nc, const yl_nms_options 
 // and class), a non-finite box on a candidate anchor, a workspace that is too small.
 yl_status yl_nms(const yl_tensor *pred, const yl_nms_options *options, void *workspace, size_t workspace_bytes,
                  yl_detection *out, int64_t *counts);
+
+// The same NMS on the GPU (kernels/nms.cu), with the same output bit for bit (candidates, order, boxes,
+// scores, classes, anchors). pred: F32 CUDA tensor (B, 4 + nc, A), any strides. `cuda` is the CUDA
+// backend whose stream runs it; the scratch lives in its shared workspace: 16 bytes per (anchor, class)
+// pair (per anchor for best class) for the sort, and n^2 / 8 bytes of suppression masks with n =
+// min(pairs, max_nms), ~112 MB at max_nms 30000. Image b's detections go to
+// device_out[b * max_det ...] (device memory, e.g. for yl_match_predictions_cuda; may be NULL) and to
+// out[b * max_det ...] (host; may be NULL), their number to counts[b] (host). Blocks until done.
+// Errors: as yl_nms (YL_ERR_DEVICE for a CPU tensor or a non-CUDA backend), YL_ERR_UNSUPPORTED in a
+// build without CUDA or when n above exceeds 393216 (the scan keeps one bit per box in shared memory).
+// Batching: images run one after another on the stream, each with its own sort.
+yl_status yl_nms_cuda(yl_backend *cuda, const yl_tensor *pred, const yl_nms_options *options, yl_detection *device_out,
+                      yl_detection *out, int64_t *counts);

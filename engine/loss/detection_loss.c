@@ -1,5 +1,6 @@
 // Orchestration of the YOLOv8 detection loss: argument checks, the workspace, target grouping,
-// decoding, the assigner per image, then the three terms and their gradients.
+// decoding, the assigner per image, then the three terms and their gradients. For CUDA head maps
+// the checks and the grouping stay here and the rest runs on the device (kernels/loss_cuda.h).
 #include "engine/loss/detection_loss.h"
 
 #include <math.h>
@@ -7,6 +8,7 @@
 #include <string.h>
 
 #include "engine/loss/detection_loss_terms.h"
+#include "kernels/loss_cuda.h"
 
 static int ceil_div(int a, int b) { return (a + b - 1) / b; }
 
@@ -45,14 +47,17 @@ static void free_gt_arrays(yl_detection_loss *loss) {
     free(loss->overlaps);
     free(loss->align);
     free(loss->mask_pos);
+    free(loss->packed_targets);
     loss->gt_labels = loss->image_rows = NULL;
     loss->gt_boxes = loss->overlaps = loss->align = NULL;
     loss->mask_pos = NULL;
+    loss->packed_targets = NULL;
     loss->gt_capacity = 0;
 }
 
 void yl_detection_loss_free(yl_detection_loss *loss) {
     if (!loss) return;
+    yl_cuda_detection_loss_destroy(loss->cuda);
     free_gt_arrays(loss);
     void *arrays[] = {loss->anchor_points, loss->anchor_pixels, loss->anchor_stride, loss->pred_dist,
                       loss->pred_boxes,    loss->fg,            loss->gt_index,      loss->target_label,
@@ -75,6 +80,7 @@ yl_status yl_detection_loss_reserve(yl_detection_loss *loss, int max_gt) {
     loss->overlaps = alloc_array(m * A, sizeof(float), &failed);
     loss->align = alloc_array(m * A, sizeof(float), &failed);
     loss->mask_pos = alloc_array(m * A, 1, &failed);
+    loss->packed_targets = alloc_array(yl_cuda_loss_targets_bytes(loss->config.max_batch, max_gt), 1, &failed);
     if (failed) {
         free_gt_arrays(loss);
         return yl_error(YL_ERR_OOM, "detection loss: out of memory for %d GTs per image x %zu anchors", max_gt, A);
@@ -125,14 +131,15 @@ yl_status yl_detection_loss_init(yl_detection_loss *loss, const yl_detection_los
 
 // ---- argument checks ------------------------------------------------------------------------
 
+// device: where head 0 is; every map must be there too.
 static yl_status check_map(const yl_detection_loss *loss, const yl_tensor *t, const char *what, int level,
-                           int64_t batch, int64_t h, int64_t w) {
+                           int64_t batch, int64_t h, int64_t w, yl_device device) {
     char got[64];
     int64_t channels = YL_BOX_CHANNELS + loss->config.num_classes;
     if (!t->data) return yl_error(YL_ERR_INVALID_ARG, "detection loss: %s %d has no data", what, level);
-    if (t->device != YL_DEVICE_CPU)
-        return yl_error(YL_ERR_DEVICE, "detection loss: %s %d is on %s, the reference runs on the CPU", what, level,
-                        yl_device_name(t->device));
+    if (t->device != device)
+        return yl_error(YL_ERR_DEVICE, "detection loss: %s %d is on %s, head 0 on %s", what, level,
+                        yl_device_name(t->device), yl_device_name(device));
     if (t->dtype != YL_F32)
         return yl_error(YL_ERR_DTYPE, "detection loss: %s %d is %s, expected f32", what, level,
                         yl_dtype_name(t->dtype));
@@ -147,6 +154,7 @@ static yl_status check_map(const yl_detection_loss *loss, const yl_tensor *t, co
 
 static yl_status check_heads(yl_detection_loss *loss, const yl_tensor *heads, int image_h, int image_w,
                              const yl_tensor *grads) {
+    yl_device device = heads[0].device;
     const yl_detection_loss_config *c = &loss->config;
     if (image_h < 1 || image_w < 1)
         return yl_error(YL_ERR_INVALID_ARG, "detection loss: image size %dx%d", image_h, image_w);
@@ -157,8 +165,8 @@ static yl_status check_heads(yl_detection_loss *loss, const yl_tensor *heads, in
     int A = 0;
     for (int i = 0; i < YL_DETECT_LEVELS; i++) {
         int h = ceil_div(image_h, c->strides[i]), w = ceil_div(image_w, c->strides[i]);
-        YL_TRY(check_map(loss, &heads[i], "head", i, batch, h, w));
-        if (grads) YL_TRY(check_map(loss, &grads[i], "grad", i, batch, h, w));
+        YL_TRY(check_map(loss, &heads[i], "head", i, batch, h, w, device));
+        if (grads) YL_TRY(check_map(loss, &grads[i], "grad", i, batch, h, w, device));
         for (int j = 0; grads && j <= i; j++)  // the gradients are zeroed before the heads are read
             if (grads[i].data == heads[j].data || grads[j].data == heads[i].data)
                 return yl_error(YL_ERR_INVALID_ARG, "detection loss: a grad map shares memory with head %d",
@@ -172,16 +180,24 @@ static yl_status check_heads(yl_detection_loss *loss, const yl_tensor *heads, in
                         image_h, image_w, A, loss->anchor_capacity);
     loss->batch = (int)batch;
     loss->num_anchors = A;
+    return YL_OK;
+}
+
+// Element e of head map i holds `value`, which is NaN or Inf.
+static yl_status nonfinite_head_error(const yl_detection_loss *loss, const yl_tensor *heads, int i, int64_t e,
+                                      float value) {
+    int64_t H = heads[i].shape[2], W = heads[i].shape[3], C = heads[i].shape[1];
+    return yl_error(YL_ERR_NUMERIC, "detection loss: head %d (stride %d) holds %g at (b=%lld, c=%lld, y=%lld, x=%lld)",
+                    i, loss->config.strides[i], (double)value, (long long)(e / (C * H * W)),
+                    (long long)(e / (H * W) % C), (long long)(e / W % H), (long long)(e % W));
+}
+
+static yl_status check_finite_heads(const yl_detection_loss *loss, const yl_tensor *heads) {
     for (int i = 0; i < YL_DETECT_LEVELS; i++) {
         const float *x = heads[i].data;
         int64_t n = yl_tensor_numel(&heads[i]);
         for (int64_t e = 0; e < n; e++)
-            if (!isfinite(x[e])) {
-                int64_t H = heads[i].shape[2], W = heads[i].shape[3], C = heads[i].shape[1];
-                return yl_error(YL_ERR_NUMERIC, "detection loss: head %d (stride %d) holds %g at (b=%lld, c=%lld, "
-                                "y=%lld, x=%lld)", i, c->strides[i], (double)x[e], (long long)(e / (C * H * W)),
-                                (long long)(e / (H * W) % C), (long long)(e / W % H), (long long)(e % W));
-            }
+            if (!isfinite(x[e])) return nonfinite_head_error(loss, heads, i, e, x[e]);
     }
     return YL_OK;
 }
@@ -261,24 +277,26 @@ static void decode_image(yl_detection_loss *loss, const yl_tensor *heads, int b)
     }
 }
 
+// GT j of image b (grouped by group_targets): its class and its box in pixels of the P3 grid times
+// its stride (Ultralytics' imgsz), xywh -> xyxy in fp32.
+static int image_gt(const yl_detection_loss *loss, const float *targets, int b, int j, float box[4]) {
+    float scale_w = (float)(loss->level_w[0] * loss->config.strides[0]);
+    float scale_h = (float)(loss->level_h[0] * loss->config.strides[0]);
+    const float *row = targets + (size_t)loss->image_rows[(size_t)b * loss->gt_capacity + j] * YL_TARGET_COLUMNS;
+    float cx = row[2] * scale_w, cy = row[3] * scale_h, half_w = row[4] * scale_w / 2, half_h = row[5] * scale_h / 2;
+    box[0] = cx - half_w;
+    box[1] = cy - half_h;
+    box[2] = cx + half_w;
+    box[3] = cy + half_h;
+    return (int)row[1];
+}
+
 // Runs after decode_image(b), whose pixel boxes and scores it reads.
 static void assign_image(yl_detection_loss *loss, const float *targets, int b) {
     int A = loss->num_anchors, nc = loss->config.num_classes;
     size_t base = (size_t)b * A;
-    // Targets in pixels of the P3 grid times its stride (Ultralytics' imgsz), xywh -> xyxy in fp32.
-    float scale_w = (float)(loss->level_w[0] * loss->config.strides[0]);
-    float scale_h = (float)(loss->level_h[0] * loss->config.strides[0]);
     int M = loss->image_gt_count[b];
-    for (int j = 0; j < M; j++) {
-        const float *row = targets + (size_t)loss->image_rows[(size_t)b * loss->gt_capacity + j] * YL_TARGET_COLUMNS;
-        float cx = row[2] * scale_w, cy = row[3] * scale_h, half_w = row[4] * scale_w / 2, half_h = row[5] * scale_h / 2;
-        float *g = loss->gt_boxes + 4 * j;
-        g[0] = cx - half_w;
-        g[1] = cy - half_h;
-        g[2] = cx + half_w;
-        g[3] = cy + half_h;
-        loss->gt_labels[j] = (int)row[1];
-    }
+    for (int j = 0; j < M; j++) loss->gt_labels[j] = image_gt(loss, targets, b, j, loss->gt_boxes + 4 * j);
     yl_tal_image image = {.num_anchors = A, .num_classes = nc, .anchor_points = loss->anchor_pixels,
                           .pred_boxes = loss->pred_pixels, .scores = loss->scores, .num_gt = M,
                           .gt_labels = loss->gt_labels, .gt_boxes = loss->gt_boxes};
@@ -294,19 +312,23 @@ static void assign_image(yl_detection_loss *loss, const float *targets, int b) {
     }
 }
 
-yl_status yl_detection_loss_compute(yl_detection_loss *loss, const yl_tensor heads[YL_DETECT_LEVELS], int image_h,
-                                    int image_w, const float *targets, int64_t num_targets, const yl_tensor *grads,
-                                    yl_detection_loss_result *result) {
-    if (!loss || !loss->anchor_points) return yl_error(YL_ERR_INVALID_ARG, "detection loss: NULL or uninitialised workspace");
-    if (!heads || !result) return yl_error(YL_ERR_INVALID_ARG, "detection loss: NULL %s", heads ? "result" : "heads");
-    if (num_targets < 0 || (!targets && num_targets > 0))
-        return yl_error(YL_ERR_INVALID_ARG, "detection loss: %lld target rows at %s", (long long)num_targets,
-                        targets ? "a valid pointer" : "NULL");
-    YL_TRY(check_heads(loss, heads, image_h, image_w, grads));
+// The three items from the batch's sums, as both paths finish.
+static void finish_result(const yl_detection_loss *loss, double bce_sum, double box_sum, double dfl_sum,
+                          double score_sum, int num_fg, yl_detection_loss_result *result) {
+    const yl_detection_loss_config *c = &loss->config;
+    float normaliser = fmaxf((float)score_sum, 1.0f);
+    result->box = box_sum / normaliser * c->box_gain;
+    result->cls = bce_sum / normaliser * c->cls_gain;
+    result->dfl = dfl_sum / normaliser * c->dfl_gain;
+    result->total = (result->box + result->cls + result->dfl) * loss->batch;
+    result->target_scores_sum = score_sum;
+    result->num_fg = num_fg;
+}
+
+static yl_status compute_cpu(yl_detection_loss *loss, const yl_tensor heads[YL_DETECT_LEVELS], const float *targets,
+                             int64_t num_targets, const yl_tensor *grads, yl_detection_loss_result *result) {
+    YL_TRY(check_finite_heads(loss, heads));
     int B = loss->batch, A = loss->num_anchors, nc = loss->config.num_classes;
-    if (loss->hold_assignment && (B != loss->assigned_batch || A != loss->assigned_anchors))
-        return yl_error(YL_ERR_INVALID_ARG, "detection loss: hold_assignment needs the previous call's batch %d and "
-                        "%d anchors, got %d and %d", loss->assigned_batch, loss->assigned_anchors, B, A);
     if (!loss->hold_assignment) YL_TRY(group_targets(loss, targets, num_targets));
     make_anchors(loss);
     for (int b = 0; b < B; b++) {
@@ -315,6 +337,7 @@ yl_status yl_detection_loss_compute(yl_detection_loss *loss, const yl_tensor hea
     }
     loss->assigned_batch = B;
     loss->assigned_anchors = A;
+    loss->assigned_device = YL_DEVICE_CPU;
 
     double score_sum = 0.0;
     int num_fg = 0;
@@ -345,11 +368,117 @@ yl_status yl_detection_loss_compute(yl_detection_loss *loss, const yl_tensor hea
             memcpy(f.target_box, loss->target_boxes + 4 * ba, sizeof f.target_box);
             yl_box_dfl_terms(x, cs, &f, &box_sum, &dfl_sum, g, per_sum * c->box_gain, per_sum * c->dfl_gain);
         }
-    result->box = box_sum / normaliser * c->box_gain;
-    result->cls = bce_sum / normaliser * c->cls_gain;
-    result->dfl = dfl_sum / normaliser * c->dfl_gain;
-    result->total = (result->box + result->cls + result->dfl) * B;
-    result->target_scores_sum = score_sum;
-    result->num_fg = num_fg;
+    finish_result(loss, bce_sum, box_sum, dfl_sum, score_sum, num_fg, result);
     return YL_OK;
+}
+
+// The grouped targets in the layout of kernels/loss_cuda.h; returns the slots per image (the batch's
+// largest GT count, Ultralytics' padded M).
+static int pack_targets(yl_detection_loss *loss, const float *targets) {
+    int B = loss->batch, M = 0;
+    for (int b = 0; b < B; b++) M = loss->image_gt_count[b] > M ? loss->image_gt_count[b] : M;
+    unsigned char *base = loss->packed_targets;
+    int *count = (int *)base;
+    int *label = (int *)(base + yl_cuda_loss_labels_offset(B));
+    float *box = (float *)(base + yl_cuda_loss_boxes_offset(B, M));
+    for (int b = 0; b < B; b++) {
+        count[b] = loss->image_gt_count[b];
+        for (int j = 0; j < M; j++) {
+            size_t slot = (size_t)b * M + j;
+            if (j < count[b]) {
+                label[slot] = image_gt(loss, targets, b, j, box + 4 * slot);
+            } else {
+                label[slot] = 0;
+                memset(box + 4 * slot, 0, 4 * sizeof(float));
+            }
+        }
+    }
+    return M;
+}
+
+static yl_status compute_cuda(yl_detection_loss *loss, const yl_tensor heads[YL_DETECT_LEVELS], const float *targets,
+                              int64_t num_targets, const yl_tensor *grads, yl_detection_loss_result *result) {
+    if (!loss->cuda) {
+        if (!YL_CUDA_LOSS_BUILT)
+            return yl_error(YL_ERR_UNSUPPORTED,
+                            "detection loss: the head maps are on cuda, but this build of yoloop has no CUDA backend");
+        return yl_error(YL_ERR_INVALID_ARG,
+                        "detection loss: the head maps are on cuda; attach a CUDA backend with "
+                        "yl_detection_loss_attach_cuda first");
+    }
+    const yl_detection_loss_config *c = &loss->config;
+    int B = loss->batch, A = loss->num_anchors;
+    yl_cuda_loss_problem p = {.batch = B, .num_anchors = A, .num_classes = c->num_classes,
+                              .topk = c->tal.topk < A ? c->tal.topk : A, .alpha = c->tal.alpha, .beta = c->tal.beta,
+                              .eps = c->tal.eps, .box_gain = c->box_gain, .cls_gain = c->cls_gain,
+                              .dfl_gain = c->dfl_gain, .assign = !loss->hold_assignment};
+    for (int i = 0; i < YL_DETECT_LEVELS; i++) {
+        p.level_h[i] = loss->level_h[i];
+        p.level_w[i] = loss->level_w[i];
+        p.strides[i] = c->strides[i];
+    }
+    if (p.assign) {
+        YL_TRY(group_targets(loss, targets, num_targets));
+        p.max_gt = pack_targets(loss, targets);
+        p.targets = loss->packed_targets;
+        loss->assigned_batch = 0;  // the device assignment is being replaced
+    }
+    yl_cuda_loss_sums sums = {0};
+    YL_TRY(yl_cuda_detection_loss_run(loss->cuda, &p, heads, grads, &sums));
+    for (int i = 0; i < YL_DETECT_LEVELS; i++)
+        if (sums.first_nonfinite[i] >= 0) {
+            float value = NAN;
+            yl_backend *be = loss->cuda_backend;
+            if (be->copy_to_host(be, &value, (const float *)heads[i].data + sums.first_nonfinite[i], sizeof value) !=
+                YL_OK)
+                value = NAN;
+            if (p.assign) loss->assigned_batch = 0;
+            return nonfinite_head_error(loss, heads, i, sums.first_nonfinite[i], value);
+        }
+    loss->assigned_batch = B;
+    loss->assigned_anchors = A;
+    loss->assigned_device = YL_DEVICE_CUDA;
+    finish_result(loss, sums.bce_sum, sums.box_sum, sums.dfl_sum, sums.score_sum, sums.num_fg, result);
+    return YL_OK;
+}
+
+yl_status yl_detection_loss_compute(yl_detection_loss *loss, const yl_tensor heads[YL_DETECT_LEVELS], int image_h,
+                                    int image_w, const float *targets, int64_t num_targets, const yl_tensor *grads,
+                                    yl_detection_loss_result *result) {
+    if (!loss || !loss->anchor_points) return yl_error(YL_ERR_INVALID_ARG, "detection loss: NULL or uninitialised workspace");
+    if (!heads || !result) return yl_error(YL_ERR_INVALID_ARG, "detection loss: NULL %s", heads ? "result" : "heads");
+    if (num_targets < 0 || (!targets && num_targets > 0))
+        return yl_error(YL_ERR_INVALID_ARG, "detection loss: %lld target rows at %s", (long long)num_targets,
+                        targets ? "a valid pointer" : "NULL");
+    YL_TRY(check_heads(loss, heads, image_h, image_w, grads));
+    int B = loss->batch, A = loss->num_anchors;
+    yl_device device = heads[0].device;
+    if (loss->hold_assignment &&
+        (B != loss->assigned_batch || A != loss->assigned_anchors || device != loss->assigned_device))
+        return yl_error(YL_ERR_INVALID_ARG, "detection loss: hold_assignment needs the previous call's batch %d, "
+                        "%d anchors and device %s, got %d, %d and %s", loss->assigned_batch, loss->assigned_anchors,
+                        yl_device_name(loss->assigned_device), B, A, yl_device_name(device));
+    if (device == YL_DEVICE_CUDA) return compute_cuda(loss, heads, targets, num_targets, grads, result);
+    return compute_cpu(loss, heads, targets, num_targets, grads, result);
+}
+
+yl_status yl_detection_loss_attach_cuda(yl_detection_loss *loss, yl_backend *cuda) {
+    if (!loss || !loss->anchor_points || !cuda)
+        return yl_error(YL_ERR_INVALID_ARG, "detection loss: attach_cuda needs an initialised workspace and a backend");
+    struct yl_cuda_detection_loss *state = NULL;
+    YL_TRY(yl_cuda_detection_loss_create(cuda, loss->config.max_batch, loss->anchor_capacity, &state));
+    yl_cuda_detection_loss_destroy(loss->cuda);
+    loss->cuda = state;
+    loss->cuda_backend = cuda;
+    if (loss->assigned_device == YL_DEVICE_CUDA) loss->assigned_batch = 0;  // that assignment went with the old state
+    return YL_OK;
+}
+
+yl_status yl_detection_loss_fetch_assignment(yl_detection_loss *loss) {
+    if (!loss || !loss->anchor_points)
+        return yl_error(YL_ERR_INVALID_ARG, "detection loss: NULL or uninitialised workspace");
+    if (loss->assigned_device != YL_DEVICE_CUDA || !loss->cuda) return YL_OK;
+    return yl_cuda_detection_loss_read_assignment(loss->cuda, loss->assigned_batch, loss->assigned_anchors, loss->fg,
+                                                  loss->gt_index, loss->target_label, loss->target_score,
+                                                  loss->target_boxes);
 }

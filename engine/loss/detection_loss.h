@@ -2,7 +2,7 @@
 // computing the three loss items and the gradient of (box + cls + dfl) * batch with respect to the
 // three raw head maps.
 //
-// Inputs as the model produces them in training mode: per level i a contiguous fp32 CPU tensor
+// Inputs as the model produces them in training mode: per level i a contiguous fp32 tensor
 // (B, 64 + nc, H_i, W_i); channel side*16 + bin holds the DFL logits of side l, t, r, b, channels
 // 64.. the class logits. Targets are rows (image index, class, cx, cy, w, h) with the box
 // normalised to the network input, in batch order.
@@ -21,7 +21,16 @@
 // Precision: fp32 like Ultralytics wherever a value feeds the assignment (DFL decode, boxes, CIoU,
 // align metric, soft targets), so the same anchors are chosen; the loss terms, their sums and the
 // gradients in double, gradients stored as fp32.
-// Cost: O(B * A * (nc + max GT)) per call, single-threaded; no allocation after _init/_reserve.
+// Cost (CPU): O(B * A * (nc + max GT)) per call, single-threaded; no allocation after _init/_reserve.
+//
+// CUDA: when the head maps are CUDA tensors, _compute runs the same loss on the GPU (kernels/
+// loss_cuda.h) for a workspace given a CUDA backend with yl_detection_loss_attach_cuda: the checks and
+// the target grouping stay here on the host, the targets go up in one copy, everything else stays on
+// the device, and only the sums come back. The heads must then all be on the device (grads too), the
+// assignment lives on the device (read it with yl_detection_loss_fetch_assignment), and a NaN/Inf in
+// a head map is found after the device work, so on that error the gradients are garbage. Scratch
+// comes from the backend's shared workspace (about B * max GT per image * A * 9 bytes for the
+// assigner). In builds without CUDA, CUDA heads give YL_ERR_UNSUPPORTED.
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
@@ -29,6 +38,7 @@
 #include "engine/core/status.h"
 #include "engine/core/tensor.h"
 #include "engine/loss/tal_assigner.h"
+#include "engine/ops/backend.h"
 
 #define YL_DETECT_LEVELS 3
 #define YL_DFL_BINS 16  // reg_max
@@ -89,6 +99,11 @@ typedef struct {
     int *image_gt_count; // (max_batch)
     float *overlaps, *align;  // (gt_capacity, A)
     unsigned char *mask_pos;  // (gt_capacity, A)
+    // CUDA path (yl_detection_loss_attach_cuda)
+    yl_backend *cuda_backend;
+    struct yl_cuda_detection_loss *cuda;  // device state, kernels/loss_cuda.h
+    void *packed_targets;                 // host staging of the targets, (max_batch, gt_capacity) slots
+    yl_device assigned_device;            // where the last assignment was made (hold_assignment)
 } yl_detection_loss;
 
 // Ultralytics defaults for a batch shape: strides 8/16/32, gains 7.5/0.5/1.5, TAL 10/0.5/6/1e-9.
@@ -100,13 +115,22 @@ yl_status yl_detection_loss_init(yl_detection_loss *loss, const yl_detection_los
 yl_status yl_detection_loss_reserve(yl_detection_loss *loss, int max_gt_per_image);
 void yl_detection_loss_free(yl_detection_loss *loss);
 
-// heads: the three head maps (batch <= max_batch, grids matching image_h x image_w).
+// Lets _compute take CUDA head maps: allocates the device state (the assignment for max_batch x the
+// anchor capacity) on `cuda`, which must outlive the workspace. YL_ERR_UNSUPPORTED without CUDA.
+yl_status yl_detection_loss_attach_cuda(yl_detection_loss *loss, yl_backend *cuda);
+// After a CUDA _compute: copies the assignment (fg, gt_index, target_label, target_score, target_boxes)
+// into the host arrays above, where a CPU _compute leaves it. Nothing to do after a CPU _compute.
+yl_status yl_detection_loss_fetch_assignment(yl_detection_loss *loss);
+
+// heads: the three head maps (batch <= max_batch, grids matching image_h x image_w), all on the CPU or
+//        all on CUDA (after yl_detection_loss_attach_cuda).
 // targets: num_targets rows of YL_TARGET_COLUMNS floats (NULL when num_targets is 0).
 // grads: NULL for the loss alone, or three tensors shaped like heads that receive
 //        d((box + cls + dfl) * B) / d(head) (overwritten, not accumulated).
 // Errors: YL_ERR_INVALID_ARG (NULL, class id >= nc or not an integer, image index out of range, an
 // image with more rows than the workspace holds), YL_ERR_SHAPE / YL_ERR_DTYPE / YL_ERR_DEVICE (head or
-// grad tensors), YL_ERR_NUMERIC (NaN/Inf in a head map or a target row, naming where).
+// grad tensors, heads on different devices), YL_ERR_NUMERIC (NaN/Inf in a head map or a target row,
+// naming where), YL_ERR_UNSUPPORTED (CUDA heads in a build without CUDA).
 yl_status yl_detection_loss_compute(yl_detection_loss *loss, const yl_tensor heads[YL_DETECT_LEVELS], int image_h,
                                     int image_w, const float *targets, int64_t num_targets,
                                     const yl_tensor *grads, yl_detection_loss_result *result);

@@ -77,6 +77,21 @@ void yl_plan_vector(yl_planner *p, yl_tensor *t, int channels) {
     }
 }
 
+void yl_plan_anchor_tensor(yl_planner *p, yl_tensor *t, int channels, const int *downs, int levels) {
+    if (p->status != YL_OK) return;
+    int64_t anchors = 0;
+    for (int l = 0; l < levels; l++) anchors += (int64_t)(p->height / downs[l]) * (p->width / downs[l]);
+    const int64_t shape[3] = {p->batch, channels, anchors};
+    switch (p->mode) {
+    case YL_PLAN_MEASURE:
+        p->bytes += yl_arena_aligned_size((size_t)(p->batch * channels * anchors) * sizeof(float));
+        break;
+    case YL_PLAN_CARVE: p->status = yl_arena_tensor(p->arena, t, YL_F32, 3, shape); break;
+    case YL_PLAN_RESHAPE: *t = yl_tensor_view(t->data, YL_F32, p->device, 3, shape); break;
+    case YL_PLAN_RESET_FLAGS: break;
+    }
+}
+
 yl_tensor yl_view_4d(const yl_tensor *base, int64_t n, int64_t c, int64_t h, int64_t w) {
     return yl_tensor_4d(base->data, base->device, n, c, h, w);
 }

@@ -49,6 +49,9 @@ void yl_plan_activation_shared_grad(yl_planner *p, yl_activation *a, int channel
 void yl_plan_tensor(yl_planner *p, yl_tensor *t, int channels, int down);
 // A per-channel vector (C).
 void yl_plan_vector(yl_planner *p, yl_tensor *t, int channels);
+// A (N, C, A) tensor over the anchors of several levels, A = sum_l (H/downs[l]) (W/downs[l]):
+// the Detect decode's buffers. Not counted in the scratch sizes (no backward uses them).
+void yl_plan_anchor_tensor(yl_planner *p, yl_tensor *t, int channels, const int *downs, int levels);
 
 // A contiguous (N, C, H, W) view of the first elements of `base`'s buffer.
 yl_tensor yl_view_4d(const yl_tensor *base, int64_t n, int64_t c, int64_t h, int64_t w);

@@ -67,12 +67,25 @@ typedef struct {
     yl_activation cat;
 } yl_sppf;
 
+// Buffers of the inference decode (yl_detect_decode): the anchors of all levels concatenated,
+// P3 then P4 then P5, row-major within a level.
+typedef struct {
+    yl_tensor box_logits;  // (N, 64, A)
+    yl_tensor cls_logits;  // (N, nc, A)
+    yl_tensor distances;   // (N, 4, A): DFL expectations (l, t, r, b), grid units
+    yl_tensor boxes;       // (N, 4, A): cx, cy, w, h in pixels
+    yl_tensor scores;      // (N, nc, A): sigmoid of the class logits
+    yl_tensor output;      // (N, 4 + nc, A): boxes then scores
+} yl_detect_decode_buffers;
+
 typedef struct {
     int nc;
+    int strides[YL_YOLOV8_LEVELS];          // 8, 16, 32
     yl_conv_unit box[YL_YOLOV8_LEVELS][3];  // cv2[i]: Conv 3x3, Conv 3x3, Conv2d 1x1 (64 out)
     yl_conv_unit cls[YL_YOLOV8_LEVELS][3];  // cv3[i]: Conv 3x3, Conv 3x3, Conv2d 1x1 (nc out)
     int dfl_entry;                          // model.22.dfl.conv.weight
     yl_activation map[YL_YOLOV8_LEVELS];    // cat(box, cls): (N, 64 + nc, H/s, W/s), no gradient
+    yl_detect_decode_buffers decode;
 } yl_detect;
 
 // ---- Conv unit ---------------------------------------------------------------------------
@@ -108,6 +121,11 @@ yl_status yl_sppf_backward(yl_block_context *ctx, yl_sppf *s, yl_activation *inp
 yl_status yl_detect_declare(yl_state_list *state, yl_detect *d, int layer, const yl_model_layout *layout);
 void yl_detect_plan(yl_planner *p, yl_detect *d);
 yl_status yl_detect_forward(yl_block_context *ctx, yl_detect *d, yl_activation *const inputs[YL_YOLOV8_LEVELS]);
+// Ultralytics' eval-mode output from the last forward's branch outputs: *out receives a view
+// of decode.output, (N, 4 + nc, A) with rows 0-3 = (cx, cy, w, h) in input pixels (DFL
+// expectation, x1y1 = anchor - lt, x2y2 = anchor + rb, times the stride) and rows 4.. = sigmoid
+// class scores.
+yl_status yl_detect_decode(yl_block_context *ctx, yl_detect *d, yl_tensor *out);
 // d_maps: gradients of the three head maps (same shapes as map[i].value).
 yl_status yl_detect_backward(yl_block_context *ctx, yl_detect *d, const yl_tensor d_maps[YL_YOLOV8_LEVELS],
                              yl_activation *const inputs[YL_YOLOV8_LEVELS]);

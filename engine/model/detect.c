@@ -1,6 +1,7 @@
 // Detect head (training output): per level i, map_i = concat(cv2[i](x_i), cv3[i](x_i)) with
 // cv2 the box branch (64 = 4 * reg_max channels) and cv3 the class branch (nc channels).
-// The DFL weight is state only: decoding happens outside the network.
+// The DFL weight is state only: the DFL is a fixed expectation, applied by yl_detect_decode
+// (detect_decode.c) for the eval-mode output.
 #include <stdio.h>
 #include <string.h>
 
@@ -20,6 +21,7 @@ static yl_status declare_branch(yl_state_list *state, yl_conv_unit units[3], con
 yl_status yl_detect_declare(yl_state_list *state, yl_detect *d, int layer, const yl_model_layout *layout) {
     memset(d, 0, sizeof *d);
     d->nc = layout->config.nc;
+    for (int i = 0; i < YL_YOLOV8_LEVELS; i++) d->strides[i] = layout->detect_strides[i];
     // state_dict order: every cv2 level, then every cv3 level, then dfl.
     for (int i = 0; i < YL_YOLOV8_LEVELS; i++)
         YL_TRY(declare_branch(state, d->box[i], "cv2", layer, i, layout->detect_in[i], layout->box_hidden,
@@ -44,6 +46,13 @@ void yl_detect_plan(yl_planner *p, yl_detect *d) {
         yl_plan_activation(p, &d->map[i], 4 * YL_YOLOV8_REG_MAX + d->nc, d->box[i][2].down_out);
         p->gradients = gradients;
     }
+    yl_detect_decode_buffers *b = &d->decode;
+    yl_plan_anchor_tensor(p, &b->box_logits, 4 * YL_YOLOV8_REG_MAX, d->strides, YL_YOLOV8_LEVELS);
+    yl_plan_anchor_tensor(p, &b->cls_logits, d->nc, d->strides, YL_YOLOV8_LEVELS);
+    yl_plan_anchor_tensor(p, &b->distances, 4, d->strides, YL_YOLOV8_LEVELS);
+    yl_plan_anchor_tensor(p, &b->boxes, 4, d->strides, YL_YOLOV8_LEVELS);
+    yl_plan_anchor_tensor(p, &b->scores, d->nc, d->strides, YL_YOLOV8_LEVELS);
+    yl_plan_anchor_tensor(p, &b->output, 4 + d->nc, d->strides, YL_YOLOV8_LEVELS);
 }
 
 static yl_status branch_forward(yl_block_context *ctx, yl_conv_unit units[3], const yl_tensor *x) {

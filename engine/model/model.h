@@ -83,6 +83,12 @@ yl_status yl_model_plan(yl_model *m, int batch, int height, int width, bool grad
 // the next forward.
 yl_status yl_model_forward_train(yl_model *m, const yl_tensor *images, yl_tensor maps[YL_YOLOV8_LEVELS]);
 yl_status yl_model_forward_eval(yl_model *m, const yl_tensor *images, yl_tensor maps[YL_YOLOV8_LEVELS]);
+// The eval forward plus Detect's inference decode (Ultralytics' eval output y): *decoded receives
+// a view of (B, 4 + nc, A), A = anchors of P3, P4, P5 concatenated (row-major within a level);
+// rows 0-3 = box (cx, cy, w, h) in input pixels, rows 4.. = sigmoid class scores. maps (may be
+// NULL) receive the raw head maps as in yl_model_forward_eval. Valid until the next forward.
+yl_status yl_model_forward_eval_decoded(yl_model *m, const yl_tensor *images, yl_tensor *decoded,
+                                        yl_tensor maps[YL_YOLOV8_LEVELS]);
 
 // Backward of the last training forward from the gradients of the three head maps. Parameter
 // gradients accumulate into the gradient arena (call zero_grad between optimizer steps).

@@ -139,7 +139,7 @@ static yl_status layer_forward(yl_block_context *ctx, yl_layer *layer) {
 
 static yl_status model_forward(yl_model *m, const char *op, const yl_tensor *images, yl_tensor *maps,
                                bool training) {
-    m->backward_ready = false;
+    if (m) m->backward_ready = false;
     YL_TRY(bind_input(m, op, images));
     if (training && !m->plan_gradients)
         return yl_error(YL_ERR_INVALID_ARG, "%s: the plan has no gradients; plan with gradients to train", op);
@@ -164,6 +164,16 @@ yl_status yl_model_forward_train(yl_model *m, const yl_tensor *images, yl_tensor
 
 yl_status yl_model_forward_eval(yl_model *m, const yl_tensor *images, yl_tensor maps[YL_YOLOV8_LEVELS]) {
     return model_forward(m, "model_forward_eval", images, maps, false);
+}
+
+yl_status yl_model_forward_eval_decoded(yl_model *m, const yl_tensor *images, yl_tensor *decoded,
+                                        yl_tensor maps[YL_YOLOV8_LEVELS]) {
+    const char *op = "model_forward_eval_decoded";
+    if (!decoded) return yl_error(YL_ERR_INVALID_ARG, "%s: decoded tensor is NULL", op);
+    YL_TRY(model_forward(m, op, images, maps, false));
+    yl_block_context ctx = block_context(m, false);
+    yl_status status = yl_detect_decode(&ctx, &m->layers[YL_YOLOV8_DETECT_LAYER].detect, decoded);
+    return status == YL_OK ? YL_OK : yl_error_context(status, "%s", op);
 }
 
 static yl_status layer_backward(yl_block_context *ctx, yl_model *m, yl_layer *layer,

@@ -40,6 +40,7 @@ typedef enum {
     YL_OP_SIGMOID_BACKWARD,
     YL_OP_DFL_DECODE_FORWARD,
     YL_OP_DFL_DECODE_BACKWARD,
+    YL_OP_BOX_DECODE_FORWARD,  // Detect inference: anchor distances -> (cx, cy, w, h) pixels
     YL_OP_COUNT
 } yl_op;
 
@@ -60,6 +61,17 @@ typedef struct {
     int stride;  // 1
     int pad;     // 2; padded positions act as -inf
 } yl_maxpool2d_params;
+
+#define YL_BOX_DECODE_MAX_LEVELS 4
+
+// The anchor grids of a Detect head: level l has height[l] x width[l] anchors at grid points
+// (x + 0.5, y + 0.5), row-major; levels follow each other in order; stride[l] pixels per grid unit.
+typedef struct {
+    int levels;  // 1 .. YL_BOX_DECODE_MAX_LEVELS
+    int height[YL_BOX_DECODE_MAX_LEVELS];
+    int width[YL_BOX_DECODE_MAX_LEVELS];
+    float stride[YL_BOX_DECODE_MAX_LEVELS];
+} yl_box_decode_params;
 
 typedef struct yl_backend yl_backend;
 
@@ -161,6 +173,12 @@ struct yl_backend {
     yl_status (*dfl_decode_forward)(yl_backend *be, const yl_tensor *x, yl_tensor *y);
     yl_status (*dfl_decode_backward)(yl_backend *be, const yl_tensor *x, const yl_tensor *dy,
                                      yl_tensor *dx, bool accumulate);
+
+    // Box decode (Ultralytics dist2bbox, xywh, times stride): dist (B, 4, A) distances (l, t, r, b)
+    // in grid units from each anchor; boxes (B, 4, A) = (cx, cy, w, h) in pixels, with
+    // x1y1 = anchor - lt, x2y2 = anchor + rb, c = (x1y1 + x2y2) / 2, wh = x2y2 - x1y1.
+    yl_status (*box_decode_forward)(yl_backend *be, const yl_tensor *dist, yl_tensor *boxes,
+                                    const yl_box_decode_params *p);
 };
 
 // The CPU backend is always available.

@@ -1,5 +1,6 @@
 #include "ops.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -29,6 +30,7 @@ const char *yl_op_name(yl_op op) {
         [YL_OP_SIGMOID_BACKWARD] = "sigmoid_backward",
         [YL_OP_DFL_DECODE_FORWARD] = "dfl_decode_forward",
         [YL_OP_DFL_DECODE_BACKWARD] = "dfl_decode_backward",
+        [YL_OP_BOX_DECODE_FORWARD] = "box_decode_forward",
     };
     return (unsigned)op < YL_OP_COUNT && names[op] ? names[op] : "unknown_op";
 }
@@ -595,4 +597,43 @@ yl_status yl_dfl_decode_backward(yl_engine *eng, const yl_tensor *x, const yl_te
     YL_TRY(check_same_shape(op, "x", x, "dx", dx));
     YL_TRY(check_dfl_shapes(op, x, dy, "dy"));
     return be->dfl_decode_backward(be, x, dy, dx, accumulate);
+}
+
+// ---- box decode -----------------------------------------------------------------------------
+
+static yl_status check_box_decode_params(const char *op, const yl_box_decode_params *p, int64_t *anchors) {
+    if (!p) return yl_error(YL_ERR_INVALID_ARG, "%s: params are NULL", op);
+    if (p->levels < 1 || p->levels > YL_BOX_DECODE_MAX_LEVELS)
+        return yl_error(YL_ERR_INVALID_ARG, "%s: %d levels (1..%d)", op, p->levels, YL_BOX_DECODE_MAX_LEVELS);
+    *anchors = 0;
+    for (int l = 0; l < p->levels; l++) {
+        if (p->height[l] < 1 || p->width[l] < 1)
+            return yl_error(YL_ERR_INVALID_ARG, "%s: level %d grid %dx%d is empty", op, l, p->height[l], p->width[l]);
+        if (!(p->stride[l] > 0.0f) || isinf(p->stride[l]))
+            return yl_error(YL_ERR_INVALID_ARG, "%s: level %d stride %g must be finite and > 0", op, l,
+                            (double)p->stride[l]);
+        *anchors += (int64_t)p->height[l] * p->width[l];
+    }
+    return YL_OK;
+}
+
+yl_status yl_box_decode_forward(yl_engine *eng, const yl_tensor *dist, yl_tensor *boxes,
+                                const yl_box_decode_params *p) {
+    const char *op = "box_decode_forward";
+    yl_backend *be;
+    YL_TRY(get_backend(eng, YL_OP_BOX_DECODE_FORWARD, dist, &be));
+    YL_TRY(check_tensor(op, "dist", dist, 3, be->device));
+    YL_TRY(check_tensor(op, "boxes", boxes, 3, be->device));
+    YL_TRY(check_same_shape(op, "dist", dist, "boxes", boxes));
+    int64_t anchors = 0;
+    YL_TRY(check_box_decode_params(op, p, &anchors));
+    char shape[96];
+    if (dist->shape[1] != 4)
+        return yl_error(YL_ERR_SHAPE, "%s: 'dist' %s must have 4 rows (l, t, r, b)", op,
+                        yl_tensor_shape_str(dist, shape, sizeof shape));
+    if (dist->shape[2] != anchors)
+        return yl_error(YL_ERR_SHAPE, "%s: 'dist' %s has %lld anchors, the %d level grids have %lld", op,
+                        yl_tensor_shape_str(dist, shape, sizeof shape), (long long)dist->shape[2], p->levels,
+                        (long long)anchors);
+    return be->box_decode_forward(be, dist, boxes, p);
 }

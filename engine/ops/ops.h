@@ -90,3 +90,7 @@ yl_status yl_sigmoid_backward(yl_engine *eng, const yl_tensor *y, const yl_tenso
 yl_status yl_dfl_decode_forward(yl_engine *eng, const yl_tensor *x, yl_tensor *y);
 yl_status yl_dfl_decode_backward(yl_engine *eng, const yl_tensor *x, const yl_tensor *dy, yl_tensor *dx,
                                  bool accumulate);
+
+// dist (B, 4, A) -> boxes (B, 4, A); A must equal the anchors of p's levels (see backend.h).
+yl_status yl_box_decode_forward(yl_engine *eng, const yl_tensor *dist, yl_tensor *boxes,
+                                const yl_box_decode_params *p);

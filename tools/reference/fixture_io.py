@@ -23,7 +23,8 @@ NUMPY_DTYPES = {name: dtype for dtype, name in DTYPES.items()}
 
 def write_safetensors(path, tensors, metadata=None):
     """tensors: {name: numpy array} (dtypes in DTYPES); metadata: {str: anything str() can print}."""
-    items = [(name, np.ascontiguousarray(value)) for name, value in tensors.items()]
+    # np.require keeps 0-d arrays 0-d (num_batches_tracked has shape ()); ascontiguousarray would not.
+    items = [(name, np.require(np.asarray(value), requirements="C")) for name, value in tensors.items()]
     items.sort(key=lambda kv: -kv[1].dtype.itemsize)  # stable: insertion order within a width
     header, blobs, offset = {}, [], 0
     for name, arr in items:

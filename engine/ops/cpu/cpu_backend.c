@@ -109,6 +109,7 @@ yl_status yl_backend_cpu_create(yl_backend **out) {
     be->split_channels = yl_cpu_split_channels;
     be->dfl_decode_forward = yl_cpu_dfl_decode_forward;
     be->dfl_decode_backward = yl_cpu_dfl_decode_backward;
+    be->box_decode_forward = yl_cpu_box_decode_forward;
     *out = be;
     return YL_OK;
 }

@@ -60,3 +60,5 @@ yl_status yl_cpu_split_channels(yl_backend *be, const yl_tensor *whole, yl_tenso
 yl_status yl_cpu_dfl_decode_forward(yl_backend *be, const yl_tensor *x, yl_tensor *y);
 yl_status yl_cpu_dfl_decode_backward(yl_backend *be, const yl_tensor *x, const yl_tensor *dy, yl_tensor *dx,
                                      bool accumulate);
+yl_status yl_cpu_box_decode_forward(yl_backend *be, const yl_tensor *dist, yl_tensor *boxes,
+                                    const yl_box_decode_params *p);
