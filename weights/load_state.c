@@ -1,6 +1,7 @@
 // Every check runs before the first copy, so a STRICT load that fails leaves the model as it was.
 // Values are converted on the host into one reusable buffer and uploaded entry by entry.
 #include "weights/load_state.h"
+#include "weights/dtype_convert.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -51,52 +52,16 @@ static yl_status check_entry(const char *mode, const yl_named_tensor *t, yl_dtyp
     return YL_OK;
 }
 
-// The data is little-endian whatever the host; assembling bytes keeps the loader portable.
-static uint64_t load_le(const unsigned char *p, size_t n) {
-    uint64_t v = 0;
-    for (size_t i = n; i-- > 0;) v = v << 8 | p[i];
-    return v;
-}
-
-static float f32_from_bits(uint32_t bits) {
-    float f;
-    memcpy(&f, &bits, sizeof f);
-    return f;
-}
-
-static float f16_to_f32(uint16_t h) {
-    uint32_t sign = (uint32_t)(h >> 15) << 31, exponent = (h >> 10) & 0x1f, mantissa = h & 0x3ff;
-    if (exponent == 0x1f) return f32_from_bits(sign | 0x7f800000u | mantissa << 13);
-    if (exponent == 0) {  // zero or subnormal: mantissa * 2^-24, exact in f32
-        float magnitude = ldexpf((float)mantissa, -24);
-        return sign ? -magnitude : magnitude;
-    }
-    return f32_from_bits(sign | (exponent + 112) << 23 | mantissa << 13);
-}
-
-static double element_value(const unsigned char *p, yl_dtype dtype) {
-    switch (dtype) {
-    case YL_F32: return f32_from_bits((uint32_t)load_le(p, 4));
-    case YL_F16: return f16_to_f32((uint16_t)load_le(p, 2));
-    case YL_BF16: return f32_from_bits((uint32_t)load_le(p, 2) << 16);
-    case YL_I32: return (double)(int32_t)(uint32_t)load_le(p, 4);
-    default: return 0.0;
-    }
-}
-
 // Converts t into the model dtype `target` at `out` (numel elements).
 static void convert(const yl_named_tensor *t, yl_dtype target, void *out, int64_t numel) {
     const unsigned char *src = t->data;
     size_t elem = yl_dtype_size(t->dtype);
-    if (target == YL_I64) {
-        int64_t *dst = out;
-        for (int64_t i = 0; i < numel; i++, src += elem)
-            dst[i] = t->dtype == YL_I64 ? (int64_t)load_le(src, 8) : (int64_t)(int32_t)(uint32_t)load_le(src, 4);
-        return;
+    for (int64_t i = 0; i < numel; i++, src += elem) {
+        if (target == YL_I64)
+            yl_element_to_i64(src, t->dtype, &((int64_t *)out)[i]);
+        else
+            yl_element_to_f32(src, t->dtype, &((float *)out)[i]);
     }
-    float *dst = out;
-    for (int64_t i = 0; i < numel; i++, src += elem)
-        dst[i] = t->dtype == YL_I64 ? (float)(int64_t)load_le(src, 8) : (float)element_value(src, t->dtype);
 }
 
 static yl_status check_set(const yl_tensor_set *set) {

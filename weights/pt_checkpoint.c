@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "weights/dtype_convert.h"
 #include "weights/pt_internal.h"
 #include "weights/pt_zip.h"
 
@@ -164,22 +165,6 @@ const char *yl_pt_checkpoint_train_arg(const yl_pt_checkpoint *ck, const char *k
     return NULL;
 }
 
-static float f32_from_bits(uint32_t bits) {
-    float f;
-    memcpy(&f, &bits, sizeof f);
-    return f;
-}
-
-static float f16_to_f32(uint16_t h) {
-    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1F, mant = h & 0x3FF;
-    if (exp == 0x1F) return f32_from_bits(sign | 0x7F800000u | (mant << 13));  // inf / nan
-    if (exp == 0) {
-        float v = (float)mant * (1.0f / 16777216.0f);  // subnormal: mant * 2^-24, exact
-        return sign ? -v : v;
-    }
-    return f32_from_bits(sign | ((exp + 112) << 23) | (mant << 13));
-}
-
 yl_status yl_pt_tensor_to_f32(const yl_named_tensor *t, float *out, size_t count) {
     if (!t || (!out && count)) return yl_error(YL_ERR_INVALID_ARG, "yl_pt_tensor_to_f32: NULL argument");
     if ((unsigned)t->dtype >= YL_DTYPE_COUNT)
@@ -188,20 +173,8 @@ yl_status yl_pt_tensor_to_f32(const yl_named_tensor *t, float *out, size_t count
     if (n != count || n * elem != t->nbytes)
         return yl_error(YL_ERR_SHAPE, "pt tensor '%s' holds %zu values, %zu were asked for", t->name, n, count);
     const unsigned char *p = t->data;
-    for (size_t i = 0; i < n; i++, p += elem) {
-        uint16_t u16;
-        uint32_t u32;
-        int32_t i32;
-        int64_t i64;
-        switch (t->dtype) {
-            case YL_F32: memcpy(&out[i], p, 4); break;
-            case YL_F16: memcpy(&u16, p, 2); out[i] = f16_to_f32(u16); break;
-            case YL_BF16: memcpy(&u16, p, 2); u32 = (uint32_t)u16 << 16; out[i] = f32_from_bits(u32); break;
-            case YL_I32: memcpy(&i32, p, 4); out[i] = (float)i32; break;
-            case YL_I64: memcpy(&i64, p, 8); out[i] = (float)i64; break;
-            case YL_U8: out[i] = (float)*p; break;
-            default: return yl_error(YL_ERR_DTYPE, "pt tensor '%s': unsupported dtype", t->name);
-        }
-    }
+    for (size_t i = 0; i < n; i++, p += elem)
+        if (!yl_element_to_f32(p, t->dtype, &out[i]))
+            return yl_error(YL_ERR_DTYPE, "pt tensor '%s': unsupported dtype", t->name);
     return YL_OK;
 }

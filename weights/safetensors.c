@@ -2,6 +2,7 @@
 // model's working memory, and validating offsets against one buffer keeps every later access
 // bounds-checked by construction.
 #include "weights/safetensors.h"
+#include "weights/dtype_convert.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -287,29 +288,6 @@ const char *yl_safetensors_metadata(const yl_safetensors *st, const char *key) {
     return NULL;
 }
 
-// The data is little-endian on disk; assembling bytes keeps the reader independent of the host.
-static uint64_t load_le(const unsigned char *p, size_t n) {
-    uint64_t v = 0;
-    for (size_t i = n; i-- > 0;) v = v << 8 | p[i];
-    return v;
-}
-
-static float f32_from_bits(uint32_t bits) {
-    float f;
-    memcpy(&f, &bits, sizeof f);
-    return f;
-}
-
-static float f16_to_f32(uint16_t h) {
-    uint32_t sign = (uint32_t)(h >> 15) << 31, exponent = (h >> 10) & 0x1f, mantissa = h & 0x3ff;
-    if (exponent == 0x1f) return f32_from_bits(sign | 0x7f800000u | mantissa << 13);  // inf, nan
-    if (exponent == 0) {  // zero or subnormal: mantissa * 2^-24, exact in f32
-        float magnitude = ldexpf((float)mantissa, -24);
-        return sign ? -magnitude : magnitude;
-    }
-    return f32_from_bits(sign | (exponent + 112) << 23 | mantissa << 13);
-}
-
 yl_status yl_safetensors_read_f32(const yl_safetensors *st, const char *name, float *out, size_t count) {
     if (!st || !name || (!out && count))
         return yl_error(YL_ERR_INVALID_ARG, "yl_safetensors_read_f32: NULL argument");
@@ -320,17 +298,8 @@ yl_status yl_safetensors_read_f32(const yl_safetensors *st, const char *name, fl
         return yl_error(YL_ERR_FORMAT, "safetensors '%s': tensor '%s' has %zu elements, expected %zu", st->path, name,
                         n, count);
     const unsigned char *p = yl_safetensors_data(st, e);
-    for (size_t i = 0; i < n; i++, p += elem) {
-        uint64_t bits = load_le(p, elem);
-        switch (e->dtype) {
-            case YL_F32: out[i] = f32_from_bits((uint32_t)bits); break;
-            case YL_F16: out[i] = f16_to_f32((uint16_t)bits); break;
-            case YL_BF16: out[i] = f32_from_bits((uint32_t)bits << 16); break;
-            case YL_I32: out[i] = (float)(int32_t)(uint32_t)bits; break;
-            case YL_I64: out[i] = (float)(int64_t)bits; break;
-            case YL_U8: out[i] = (float)bits; break;
-            default: return yl_error(YL_ERR_DTYPE, "safetensors '%s': tensor '%s' has no f32 conversion", st->path, name);
-        }
-    }
+    for (size_t i = 0; i < n; i++, p += elem)
+        if (!yl_element_to_f32(p, e->dtype, &out[i]))
+            return yl_error(YL_ERR_DTYPE, "safetensors '%s': tensor '%s' has no f32 conversion", st->path, name);
     return YL_OK;
 }
