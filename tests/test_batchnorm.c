@@ -47,24 +47,6 @@ typedef struct {
 
 static error_summary summary;
 
-static void track(double *worst, double value) {
-    if (value > *worst || isnan(value)) *worst = value;
-}
-
-static void fill_nan(float *p, size_t n) {
-    for (size_t i = 0; i < n; i++) p[i] = NAN;
-}
-
-static double scaled_error(const float *got, const double *want, size_t n) {
-    double worst = 0.0, scale = 1e-30;
-    for (size_t i = 0; i < n; i++) scale = fmax(scale, fabs(want[i]));
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)got[i] - want[i]);
-        if (d > worst || isnan(d)) worst = d;
-    }
-    return worst / scale;
-}
-
 // max |got - want| / |want| over a per-channel vector.
 static double vector_error(const float *got, const double *want, int n) {
     double worst = 0.0;
@@ -73,16 +55,6 @@ static double vector_error(const float *got, const double *want, int n) {
         if (e > worst || isnan(e)) worst = e;
     }
     return worst;
-}
-
-static size_t count_inexact_accumulation(const float *accumulated, const float *overwritten, const float *previous,
-                                         size_t n) {
-    size_t bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        float want = overwritten[i] + previous[i];
-        if (memcmp(&accumulated[i], &want, sizeof want) != 0) bad++;
-    }
-    return bad;
 }
 
 // ---- double references ------------------------------------------------------------------------
@@ -228,7 +200,7 @@ static void check_train(yl_engine *eng, yl_rng *rng, bn_case k) {
     for (int step = 1; step <= 2; step++) {
         if (step == 2)
             for (size_t i = 0; i < s.size; i++) s.x[i] = 0.5f * s.x[i] + yl_rng_normal(rng);
-        fill_nan(y, s.size), fill_nan(sm, (size_t)C), fill_nan(si, (size_t)C);
+        yl_test_fill_nan(y, s.size), yl_test_fill_nan(sm, (size_t)C), yl_test_fill_nan(si, (size_t)C);
         CHECK_OK(yl_batchnorm2d_forward_train(eng, &tx, &tg, &tb, &trm, &trv, &ty, &tsm, &tsi, &params));
         ref_moments(&s.d, s.x, mean, var);
         for (int c = 0; c < C; c++) {
@@ -237,7 +209,7 @@ static void check_train(yl_engine *eng, yl_rng *rng, bn_case k) {
             invstd_ref[c] = 1.0 / sqrt(var[c] + (double)BN_EPS);
         }
         ref_normalize(&s.d, s.x, s.gamma, s.beta, mean, var, y_ref);
-        double e_y = scaled_error(y, y_ref, s.size);
+        double e_y = yl_test_scaled_error(y, y_ref, s.size);
         // The saved mean is compared on the scale of its channel's spread: that is what it is
         // subtracted from.
         double e_mean = 0.0;
@@ -253,16 +225,16 @@ static void check_train(yl_engine *eng, yl_rng *rng, bn_case k) {
               step, e_mean, e_invstd);
         CHECK(e_rm <= STATS_TOLERANCE && e_rv <= STATS_TOLERANCE, "%s step %d: running mean %.3e var %.3e", name, step,
               e_rm, e_rv);
-        track(&summary.reference, e_y);
-        track(&summary.stats, fmax(fmax(e_mean, e_invstd), fmax(e_rm, e_rv)));
+        yl_test_track_worst(&summary.reference, e_y);
+        yl_test_track_worst(&summary.stats, fmax(fmax(e_mean, e_invstd), fmax(e_rm, e_rv)));
     }
 
     // Backward against the formula with double statistics.
-    fill_nan(dx, s.size), fill_nan(dg, (size_t)C), fill_nan(db, (size_t)C);
+    yl_test_fill_nan(dx, s.size), yl_test_fill_nan(dg, (size_t)C), yl_test_fill_nan(db, (size_t)C);
     CHECK_OK(yl_batchnorm2d_backward_train(eng, &tx, &tdy, &tg, &tsm, &tsi, &tdx, &tdg, &tdb, false));
     ref_backward(&s.d, s.x, s.r, s.gamma, mean, var, true, dx_ref, dg_ref, db_ref);
-    double e_dx = scaled_error(dx, dx_ref, s.size), e_dg = scaled_error(dg, dg_ref, (size_t)C),
-           e_db = scaled_error(db, db_ref, (size_t)C);
+    double e_dx = yl_test_scaled_error(dx, dx_ref, s.size), e_dg = yl_test_scaled_error(dg, dg_ref, (size_t)C),
+           e_db = yl_test_scaled_error(db, db_ref, (size_t)C);
     printf("%-22s train backward vs formula: dx %.2e  dgamma %.2e  dbeta %.2e\n", name, e_dx, e_dg, e_db);
     // The backward subtracts the fp32 saved mean, as PyTorch's does. For offset channels its
     // rounding (|mean| * 6e-8, up to 6e-5 of a spread of 1) shifts xhat, so dgamma there gets
@@ -270,7 +242,7 @@ static void check_train(yl_engine *eng, yl_rng *rng, bn_case k) {
     const double backward_tolerance = k.offset > 0 ? OFFSET_BACKWARD_TOLERANCE : REFERENCE_TOLERANCE;
     CHECK(e_dx <= backward_tolerance && e_dg <= backward_tolerance && e_db <= backward_tolerance,
           "%s: train backward dx %.3e dgamma %.3e dbeta %.3e", name, e_dx, e_dg, e_db);
-    track(k.offset > 0 ? &summary.offset_backward : &summary.reference, fmax(e_dx, fmax(e_dg, e_db)));
+    yl_test_track_worst(k.offset > 0 ? &summary.offset_backward : &summary.reference, fmax(e_dx, fmax(e_dg, e_db)));
 
     if (k.fd) {
         float *probe = yl_test_alloc(s.size), *rm2 = yl_test_alloc((size_t)C), *rv2 = yl_test_alloc((size_t)C);
@@ -299,7 +271,7 @@ static void check_train(yl_engine *eng, yl_rng *rng, bn_case k) {
             yl_test_gradient_error(label, s.beta, (size_t)C, db, bn_loss_fn, &ctx, FD_EPS, FD_CHECKS, FD_FLOOR);
         CHECK(f_dx <= FD_TOLERANCE && f_dg <= FD_TOLERANCE && f_db <= FD_TOLERANCE,
               "%s: train finite differences dx %.3e dgamma %.3e dbeta %.3e", name, f_dx, f_dg, f_db);
-        track(&summary.fd, fmax(f_dx, fmax(f_dg, f_db)));
+        yl_test_track_worst(&summary.fd, fmax(f_dx, fmax(f_dg, f_db)));
         free(probe), free(rm2), free(rv2), free(sm2), free(si2);
     }
 
@@ -312,9 +284,9 @@ static void check_train(yl_engine *eng, yl_rng *rng, bn_case k) {
     memcpy(acc_b, prev_b, (size_t)C * sizeof(float));
     yl_tensor tacc = t4(acc, &k), tacc_g = t1(acc_g, &k), tacc_b = t1(acc_b, &k);
     CHECK_OK(yl_batchnorm2d_backward_train(eng, &tx, &tdy, &tg, &tsm, &tsi, &tacc, &tacc_g, &tacc_b, true));
-    size_t bad = count_inexact_accumulation(acc, dx, prev, s.size) +
-                 count_inexact_accumulation(acc_g, dg, prev_g, (size_t)C) +
-                 count_inexact_accumulation(acc_b, db, prev_b, (size_t)C);
+    size_t bad = yl_test_count_inexact_accumulation(acc, dx, prev, s.size) +
+                 yl_test_count_inexact_accumulation(acc_g, dg, prev_g, (size_t)C) +
+                 yl_test_count_inexact_accumulation(acc_b, db, prev_b, (size_t)C);
     CHECK(bad == 0, "%s: train backward accumulate differs from overwrite + previous at %zu places", name, bad);
 
     // Same bits with the current thread count and with one thread.
@@ -345,7 +317,7 @@ static void check_train(yl_engine *eng, yl_rng *rng, bn_case k) {
           *si_f = yl_test_alloc((size_t)C);
     memcpy(rm_u, rm_f, (size_t)C * sizeof(float));
     memcpy(rv_u, rv_f, (size_t)C * sizeof(float));
-    fill_nan(y_bn, s.size), fill_nan(y_act, s.size);
+    yl_test_fill_nan(y_bn, s.size), yl_test_fill_nan(y_act, s.size);
     yl_tensor ty_bn = t4(y_bn, &k), ty_act = t4(y_act, &k), ty_silu = t4(y_silu, &k);
     yl_tensor trm_f = t1(rm_f, &k), trv_f = t1(rv_f, &k), trm_u = t1(rm_u, &k), trv_u = t1(rv_u, &k);
     yl_tensor tsm_f = t1(sm_f, &k), tsi_f = t1(si_f, &k);
@@ -358,9 +330,9 @@ static void check_train(yl_engine *eng, yl_rng *rng, bn_case k) {
               memcmp(sm_f, sm, (size_t)C * sizeof(float)) == 0 && memcmp(si_f, si, (size_t)C * sizeof(float)) == 0,
           "%s: bn_silu train statistics differ from batchnorm's", name);
     for (size_t i = 0; i < s.size; i++) y_ref[i] = y_ref[i] / (1.0 + exp(-y_ref[i]));
-    double e_silu = scaled_error(y_act, y_ref, s.size);
+    double e_silu = yl_test_scaled_error(y_act, y_ref, s.size);
     CHECK(e_silu <= REFERENCE_TOLERANCE, "%s: bn_silu train y vs silu(reference) %.3e", name, e_silu);
-    track(&summary.reference, e_silu);
+    yl_test_track_worst(&summary.reference, e_silu);
 
     free(y_bn), free(y_act), free(y_silu), free(rm_f), free(rv_f), free(rm_u), free(rv_u), free(sm_f), free(si_f);
     free(again), free(again_v), free(rm_a), free(rv_a);
@@ -398,7 +370,7 @@ static void check_eval(yl_engine *eng, yl_rng *rng, bn_case k) {
     yl_tensor tg = t1(s.gamma, &k), tb = t1(s.beta, &k), trm = t1(rm, &k), trv = t1(rv, &k);
     yl_tensor tdg = t1(dg, &k), tdb = t1(db, &k);
 
-    fill_nan(y, s.size), fill_nan(dx, s.size), fill_nan(dg, (size_t)C), fill_nan(db, (size_t)C);
+    yl_test_fill_nan(y, s.size), yl_test_fill_nan(dx, s.size), yl_test_fill_nan(dg, (size_t)C), yl_test_fill_nan(db, (size_t)C);
     CHECK_OK(yl_batchnorm2d_forward_eval(eng, &tx, &tg, &tb, &trm, &trv, &ty, &params));
     CHECK_OK(yl_batchnorm2d_backward_eval(eng, &tx, &tdy, &tg, &trm, &trv, &tdx, &tdg, &tdb, &params, false));
     CHECK(
@@ -406,13 +378,13 @@ static void check_eval(yl_engine *eng, yl_rng *rng, bn_case k) {
         "%s: eval changed the running statistics", name);
     ref_normalize(&s.d, s.x, s.gamma, s.beta, mean, var, y_ref);
     ref_backward(&s.d, s.x, s.r, s.gamma, mean, var, false, dx_ref, dg_ref, db_ref);
-    double e_y = scaled_error(y, y_ref, s.size), e_dx = scaled_error(dx, dx_ref, s.size);
-    double e_dg = scaled_error(dg, dg_ref, (size_t)C), e_db = scaled_error(db, db_ref, (size_t)C);
+    double e_y = yl_test_scaled_error(y, y_ref, s.size), e_dx = yl_test_scaled_error(dx, dx_ref, s.size);
+    double e_dg = yl_test_scaled_error(dg, dg_ref, (size_t)C), e_db = yl_test_scaled_error(db, db_ref, (size_t)C);
     printf("%-22s eval: y %.2e  dx %.2e  dgamma %.2e  dbeta %.2e\n", name, e_y, e_dx, e_dg, e_db);
     CHECK(e_y <= REFERENCE_TOLERANCE && e_dx <= REFERENCE_TOLERANCE && e_dg <= REFERENCE_TOLERANCE &&
               e_db <= REFERENCE_TOLERANCE,
           "%s: eval y %.3e dx %.3e dgamma %.3e dbeta %.3e", name, e_y, e_dx, e_dg, e_db);
-    track(&summary.reference, fmax(fmax(e_y, e_dx), fmax(e_dg, e_db)));
+    yl_test_track_worst(&summary.reference, fmax(fmax(e_y, e_dx), fmax(e_dg, e_db)));
 
     if (k.fd) {
         float *probe = yl_test_alloc(s.size);
@@ -438,7 +410,7 @@ static void check_eval(yl_engine *eng, yl_rng *rng, bn_case k) {
             yl_test_gradient_error(label, s.beta, (size_t)C, db, bn_loss_fn, &ctx, FD_EPS, FD_CHECKS, FD_FLOOR);
         CHECK(f_dx <= FD_TOLERANCE && f_dg <= FD_TOLERANCE && f_db <= FD_TOLERANCE,
               "%s: eval finite differences dx %.3e dgamma %.3e dbeta %.3e", name, f_dx, f_dg, f_db);
-        track(&summary.fd, fmax(f_dx, fmax(f_dg, f_db)));
+        yl_test_track_worst(&summary.fd, fmax(f_dx, fmax(f_dg, f_db)));
         free(probe);
     }
 
@@ -450,13 +422,13 @@ static void check_eval(yl_engine *eng, yl_rng *rng, bn_case k) {
     memcpy(acc_b, prev_b, (size_t)C * sizeof(float));
     yl_tensor tacc = t4(acc, &k), tacc_g = t1(acc_g, &k), tacc_b = t1(acc_b, &k);
     CHECK_OK(yl_batchnorm2d_backward_eval(eng, &tx, &tdy, &tg, &trm, &trv, &tacc, &tacc_g, &tacc_b, &params, true));
-    size_t bad = count_inexact_accumulation(acc, dx, prev, s.size) +
-                 count_inexact_accumulation(acc_g, dg, prev_g, (size_t)C) +
-                 count_inexact_accumulation(acc_b, db, prev_b, (size_t)C);
+    size_t bad = yl_test_count_inexact_accumulation(acc, dx, prev, s.size) +
+                 yl_test_count_inexact_accumulation(acc_g, dg, prev_g, (size_t)C) +
+                 yl_test_count_inexact_accumulation(acc_b, db, prev_b, (size_t)C);
     CHECK(bad == 0, "%s: eval backward accumulate differs from overwrite + previous at %zu places", name, bad);
 
     float *y_bn = yl_test_alloc(s.size), *y_act = yl_test_alloc(s.size), *y_silu = yl_test_alloc(s.size);
-    fill_nan(y_bn, s.size), fill_nan(y_act, s.size);
+    yl_test_fill_nan(y_bn, s.size), yl_test_fill_nan(y_act, s.size);
     yl_tensor ty_bn = t4(y_bn, &k), ty_act = t4(y_act, &k), ty_silu = t4(y_silu, &k);
     CHECK_OK(yl_bn_silu_forward_eval(eng, &tx, &tg, &tb, &trm, &trv, &ty_bn, &ty_act, &params));
     CHECK_OK(yl_silu_forward(eng, &ty, &ty_silu));

@@ -96,6 +96,40 @@ static inline double yl_test_max_abs_diff(const float *a, const float *b, size_t
     return m;
 }
 
+// Keeps the largest value seen (NaN counts as largest, so it is never hidden).
+static inline void yl_test_track_worst(double *worst, double value) {
+    if (value > *worst || isnan(value)) *worst = value;
+}
+
+// Fills an output with NaN before an overwrite call: any element the op reads instead of
+// writing shows up in the comparison.
+static inline void yl_test_fill_nan(float *p, size_t n) {
+    for (size_t i = 0; i < n; i++) p[i] = NAN;
+}
+
+// max |got - want| / max |want|: the error scaled by the tensor's largest reference value.
+static inline double yl_test_scaled_error(const float *got, const double *want, size_t n) {
+    double worst = 0.0, scale = 1e-30;
+    for (size_t i = 0; i < n; i++) scale = fmax(scale, fabs(want[i]));
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - want[i]);
+        if (d > worst || isnan(d)) worst = d;
+    }
+    return worst / scale;
+}
+
+// accumulate = true must give exactly overwrite + previous contents, bit for bit: the count of
+// elements where it does not.
+static inline size_t yl_test_count_inexact_accumulation(const float *accumulated, const float *overwritten,
+                                                        const float *previous, size_t n) {
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        float want = overwritten[i] + previous[i];
+        if (memcmp(&accumulated[i], &want, sizeof want) != 0) bad++;
+    }
+    return bad;
+}
+
 // Weighted sum L = sum_i y[i] * r[i] accumulated in double: the scalar the gradient checks
 // differentiate. With dy = r, backward must give dL/dinput.
 static inline double yl_test_dot(const float *y, const float *r, size_t n) {

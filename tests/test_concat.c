@@ -20,24 +20,10 @@
 
 static double worst_fd = 0.0;
 
-static void fill_nan(float *p, size_t n) {
-    for (size_t i = 0; i < n; i++) p[i] = NAN;
-}
-
 static float *random_dyadic(yl_rng *rng, size_t n) {
     float *p = yl_test_alloc(n);
     for (size_t i = 0; i < n; i++) p[i] = ((float)yl_rng_below(rng, 8192) - 4096.0f) / 1024.0f;
     return p;
-}
-
-static size_t count_inexact_accumulation(const float *accumulated, const float *overwritten, const float *previous,
-                                         size_t n) {
-    size_t bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        float want = overwritten[i] + previous[i];
-        if (memcmp(&accumulated[i], &want, sizeof want) != 0) bad++;
-    }
-    return bad;
 }
 
 typedef struct {
@@ -144,7 +130,7 @@ static void check_case(yl_engine *eng, yl_rng *rng, concat_case k) {
     bind(&a, a.whole, a.part);
 
     // concat(a.parts) -> b.whole
-    fill_nan(b.whole, b.whole_size);
+    yl_test_fill_nan(b.whole, b.whole_size);
     CHECK_OK(yl_concat_channels(eng, a.part_in, k.count, &b.whole_t, false));
     concat_buffers check = b;
     for (int i = 0; i < k.count; i++) check.part[i] = a.part[i];
@@ -152,7 +138,7 @@ static void check_case(yl_engine *eng, yl_rng *rng, concat_case k) {
     CHECK(bad == 0, "%s: concat misplaces %zu of %zu elements", name, bad, b.whole_size);
 
     // split(a.whole) -> b.parts
-    for (int i = 0; i < k.count; i++) fill_nan(b.part[i], b.part_size[i]);
+    for (int i = 0; i < k.count; i++) yl_test_fill_nan(b.part[i], b.part_size[i]);
     CHECK_OK(yl_split_channels(eng, &a.whole_t, b.part_out, k.count, false));
     check = b;
     check.whole = a.whole;
@@ -193,7 +179,7 @@ static void check_case(yl_engine *eng, yl_rng *rng, concat_case k) {
     float *prev = yl_test_random(rng, a.whole_size, -2.0f, 2.0f);
     memcpy(b.whole, prev, a.whole_size * sizeof(float));
     CHECK_OK(yl_concat_channels(eng, r_in.part_in, k.count, &b.whole_t, true));
-    bad = count_inexact_accumulation(b.whole, grad.whole, prev, a.whole_size);
+    bad = yl_test_count_inexact_accumulation(b.whole, grad.whole, prev, a.whole_size);
     CHECK(bad == 0, "%s: concat accumulate differs from overwrite + previous at %zu places", name, bad);
     concat_buffers prev_parts;
     make_buffers(&prev_parts, k);
@@ -204,13 +190,13 @@ static void check_case(yl_engine *eng, yl_rng *rng, concat_case k) {
     CHECK_OK(yl_split_channels(eng, &r_whole_t, b.part_out, k.count, true));
     bad = 0;
     for (int i = 0; i < k.count; i++)
-        bad += count_inexact_accumulation(b.part[i], grad.part[i], prev_parts.part[i], a.part_size[i]);
+        bad += yl_test_count_inexact_accumulation(b.part[i], grad.part[i], prev_parts.part[i], a.part_size[i]);
     CHECK(bad == 0, "%s: split accumulate differs from overwrite + previous at %zu places", name, bad);
 
     // One thread gives the same bits.
     int threads = yl_get_num_threads();
     yl_set_num_threads(1);
-    fill_nan(b.whole, b.whole_size);
+    yl_test_fill_nan(b.whole, b.whole_size);
     CHECK_OK(yl_concat_channels(eng, r_in.part_in, k.count, &b.whole_t, false));
     CHECK(memcmp(b.whole, grad.whole, b.whole_size * sizeof(float)) == 0, "%s: concat differs with 1 thread", name);
     yl_set_num_threads(threads);

@@ -93,20 +93,6 @@ static void naive_backward(const conv_shape *s, const float *x, const float *w, 
 }
 
 // max |got - want| / max |want|.
-static double scaled_error(const float *got, const double *want, size_t n) {
-    double worst = 0.0, scale = 1e-30;
-    for (size_t i = 0; i < n; i++) scale = fmax(scale, fabs(want[i]));
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)got[i] - want[i]);
-        if (d > worst || isnan(d)) worst = d;
-    }
-    return worst / scale;
-}
-
-static void fill_nan(float *p, size_t n) {
-    for (size_t i = 0; i < n; i++) p[i] = NAN;
-}
-
 // ---- one shape ------------------------------------------------------------------------------
 
 typedef struct {
@@ -128,21 +114,7 @@ typedef struct {
     double forward, data, weight, bias, fd_data, fd_weight, fd_bias;
 } error_summary;
 
-static void track(double *worst, double value) {
-    if (value > *worst || isnan(value)) *worst = value;
-}
-
 // Bitwise: accumulate_result[i] == overwrite_result[i] + previous[i] in fp32.
-static size_t count_inexact_accumulation(const float *accumulated, const float *overwritten, const float *previous,
-                                         size_t n) {
-    size_t bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        float want = overwritten[i] + previous[i];
-        if (memcmp(&accumulated[i], &want, sizeof want) != 0) bad++;
-    }
-    return bad;
-}
-
 static void check_case(yl_engine *eng, yl_rng *rng, conv_case c, error_summary *summary) {
     conv_shape s = make_shape(c);
     char name[96];
@@ -172,29 +144,29 @@ static void check_case(yl_engine *eng, yl_rng *rng, conv_case c, error_summary *
     const yl_tensor *bias_arg = c.bias ? &tb : NULL;
 
     // Outputs start as NaN: an op that reads instead of overwriting them shows up as NaN errors.
-    fill_nan(y, s.y_size);
-    fill_nan(dx, s.x_size);
-    fill_nan(dw, s.w_size);
-    fill_nan(dbias, (size_t)K);
+    yl_test_fill_nan(y, s.y_size);
+    yl_test_fill_nan(dx, s.x_size);
+    yl_test_fill_nan(dw, s.w_size);
+    yl_test_fill_nan(dbias, (size_t)K);
     CHECK_OK(yl_conv2d_forward(eng, &tx, &tw, bias_arg, &ty, &s.params));
     CHECK_OK(yl_conv2d_backward_data(eng, &tdy, &tw, &tdx, &s.params, false));
     CHECK_OK(yl_conv2d_backward_weight(eng, &tx, &tdy, &tdw, &tdb, &s.params, false));
 
     naive_forward(&s, x, w, c.bias ? bias : NULL, y_ref);
     naive_backward(&s, x, w, r, dx_ref, dw_ref, dbias_ref);
-    double e_fwd = scaled_error(y, y_ref, s.y_size);
-    double e_dx = scaled_error(dx, dx_ref, s.x_size);
-    double e_dw = scaled_error(dw, dw_ref, s.w_size);
-    double e_db = scaled_error(dbias, dbias_ref, (size_t)K);
+    double e_fwd = yl_test_scaled_error(y, y_ref, s.y_size);
+    double e_dx = yl_test_scaled_error(dx, dx_ref, s.x_size);
+    double e_dw = yl_test_scaled_error(dw, dw_ref, s.w_size);
+    double e_db = yl_test_scaled_error(dbias, dbias_ref, (size_t)K);
     printf("%-28s vs naive: y %.2e  dx %.2e  dw %.2e  dbias %.2e\n", name, e_fwd, e_dx, e_dw, e_db);
     CHECK(e_fwd <= REFERENCE_TOLERANCE, "%s: forward error %.3e", name, e_fwd);
     CHECK(e_dx <= REFERENCE_TOLERANCE, "%s: backward data error %.3e", name, e_dx);
     CHECK(e_dw <= REFERENCE_TOLERANCE, "%s: backward weight error %.3e", name, e_dw);
     CHECK(e_db <= REFERENCE_TOLERANCE, "%s: dbias error %.3e", name, e_db);
-    track(&summary->forward, e_fwd);
-    track(&summary->data, e_dx);
-    track(&summary->weight, e_dw);
-    track(&summary->bias, e_db);
+    yl_test_track_worst(&summary->forward, e_fwd);
+    yl_test_track_worst(&summary->data, e_dx);
+    yl_test_track_worst(&summary->weight, e_dw);
+    yl_test_track_worst(&summary->bias, e_db);
 
     // Finite differences of L = sum(y * r); the analytic gradients are dx, dw, dbias from above.
     float *y_probe = yl_test_alloc(s.y_size);  // the loss's own output, so y stays as computed above
@@ -205,13 +177,13 @@ static void check_case(yl_engine *eng, yl_rng *rng, conv_case c, error_summary *
     double fd_dw = yl_test_gradient_error("dw", w, s.w_size, dw, loss_sum_y_r, &ctx, FD_EPS, FD_CHECKS, FD_FLOOR);
     CHECK(fd_dx <= FD_TOLERANCE, "%s: dx vs finite differences %.3e", name, fd_dx);
     CHECK(fd_dw <= FD_TOLERANCE, "%s: dw vs finite differences %.3e", name, fd_dw);
-    track(&summary->fd_data, fd_dx);
-    track(&summary->fd_weight, fd_dw);
+    yl_test_track_worst(&summary->fd_data, fd_dx);
+    yl_test_track_worst(&summary->fd_weight, fd_dw);
     if (c.bias) {
         double fd_db = yl_test_gradient_error("dbias", bias, (size_t)K, dbias, loss_sum_y_r, &ctx, FD_EPS,
                                               FD_CHECKS, FD_FLOOR);
         CHECK(fd_db <= FD_TOLERANCE, "%s: dbias vs finite differences %.3e", name, fd_db);
-        track(&summary->fd_bias, fd_db);
+        yl_test_track_worst(&summary->fd_bias, fd_db);
     }
 
     // accumulate = true adds the same result to whatever was there.
@@ -228,9 +200,9 @@ static void check_case(yl_engine *eng, yl_rng *rng, conv_case c, error_summary *
     tacc_db.data = acc_db;
     CHECK_OK(yl_conv2d_backward_data(eng, &tdy, &tw, &tacc_dx, &s.params, true));
     CHECK_OK(yl_conv2d_backward_weight(eng, &tx, &tdy, &tacc_dw, &tacc_db, &s.params, true));
-    size_t bad_dx = count_inexact_accumulation(acc_dx, dx, prev_dx, s.x_size);
-    size_t bad_dw = count_inexact_accumulation(acc_dw, dw, prev_dw, s.w_size);
-    size_t bad_db = count_inexact_accumulation(acc_db, dbias, prev_db, (size_t)K);
+    size_t bad_dx = yl_test_count_inexact_accumulation(acc_dx, dx, prev_dx, s.x_size);
+    size_t bad_dw = yl_test_count_inexact_accumulation(acc_dw, dw, prev_dw, s.w_size);
+    size_t bad_db = yl_test_count_inexact_accumulation(acc_db, dbias, prev_db, (size_t)K);
     CHECK(bad_dx == 0, "%s: accumulate dx differs from overwrite + previous at %zu of %zu", name, bad_dx, s.x_size);
     CHECK(bad_dw == 0, "%s: accumulate dw differs from overwrite + previous at %zu of %zu", name, bad_dw, s.w_size);
     CHECK(bad_db == 0, "%s: accumulate dbias differs from overwrite + previous at %zu of %d", name, bad_db, K);

@@ -101,10 +101,6 @@ static double nmse_vs(const float *got, const double *want, const float *base, s
     return num / den;
 }
 
-static void fill_nan(float *p, size_t n) {
-    for (size_t i = 0; i < n; i++) p[i] = NAN;
-}
-
 static uint64_t hash_bytes(uint64_t hash, const void *data, size_t bytes) {
     const unsigned char *p = data;
     for (size_t i = 0; i < bytes; i++) hash = (hash ^ p[i]) * 1099511628211ull;
@@ -197,10 +193,6 @@ typedef struct {
     double forward, data, weight, bias, forward_cpu, data_cpu, weight_cpu, bias_cpu, accumulate;
 } error_summary;
 
-static void track(double *worst, double value) {
-    if (value > *worst || isnan(value)) *worst = value;
-}
-
 static yl_tensor host_4d(float *data, int64_t n, int64_t c, int64_t h, int64_t w) {
     return yl_tensor_4d(data, YL_DEVICE_CPU, n, c, h, w);
 }
@@ -242,10 +234,10 @@ static uint64_t check_case(yl_engine *eng, uint64_t seed, conv_case c, error_sum
     const int64_t x_shape[4] = {N, C, H, W}, w_shape[4] = {K, C, k, k}, y_shape[4] = {N, K, Ho, Wo}, b_shape[1] = {K};
     float *nan_x = yl_test_alloc(s.x_size), *nan_w = yl_test_alloc(s.w_size), *nan_y = yl_test_alloc(s.y_size);
     float *nan_b = yl_test_alloc((size_t)K);
-    fill_nan(nan_x, s.x_size);
-    fill_nan(nan_w, s.w_size);
-    fill_nan(nan_y, s.y_size);
-    fill_nan(nan_b, (size_t)K);
+    yl_test_fill_nan(nan_x, s.x_size);
+    yl_test_fill_nan(nan_w, s.w_size);
+    yl_test_fill_nan(nan_y, s.y_size);
+    yl_test_fill_nan(nan_b, (size_t)K);
     yl_tensor gx = yl_test_to_device(eng, x, 4, x_shape), gw = yl_test_to_device(eng, w, 4, w_shape);
     yl_tensor gb = yl_test_to_device(eng, bias, 1, b_shape), gdy = yl_test_to_device(eng, dy, 4, y_shape);
     yl_tensor gy = yl_test_to_device(eng, nan_y, 4, y_shape), gdx = yl_test_to_device(eng, nan_x, 4, x_shape);
@@ -277,14 +269,14 @@ static uint64_t check_case(yl_engine *eng, uint64_t seed, conv_case c, error_sum
     CHECK(c_dx <= NMSE_TOLERANCE, "%s: backward-data NMSE vs CPU %.3e", name, c_dx);
     CHECK(c_dw <= NMSE_TOLERANCE, "%s: backward-weight NMSE vs CPU %.3e", name, c_dw);
     CHECK(c_db <= NMSE_TOLERANCE, "%s: bias-gradient NMSE vs CPU %.3e", name, c_db);
-    track(&summary->forward, e_y);
-    track(&summary->data, e_dx);
-    track(&summary->weight, e_dw);
-    track(&summary->bias, e_db);
-    track(&summary->forward_cpu, c_y);
-    track(&summary->data_cpu, c_dx);
-    track(&summary->weight_cpu, c_dw);
-    track(&summary->bias_cpu, c_db);
+    yl_test_track_worst(&summary->forward, e_y);
+    yl_test_track_worst(&summary->data, e_dx);
+    yl_test_track_worst(&summary->weight, e_dw);
+    yl_test_track_worst(&summary->bias, e_db);
+    yl_test_track_worst(&summary->forward_cpu, c_y);
+    yl_test_track_worst(&summary->data_cpu, c_dx);
+    yl_test_track_worst(&summary->weight_cpu, c_dw);
+    yl_test_track_worst(&summary->bias_cpu, c_db);
     uint64_t hash = 1469598103934665603ull;
     hash = hash_bytes(hash, y, s.y_size * sizeof(float));
     hash = hash_bytes(hash, dx, s.x_size * sizeof(float));
@@ -321,9 +313,9 @@ static uint64_t check_case(yl_engine *eng, uint64_t seed, conv_case c, error_sum
     CHECK(a_dx <= NMSE_TOLERANCE, "%s: accumulated backward-data NMSE %.3e", name, a_dx);
     CHECK(a_dw <= NMSE_TOLERANCE, "%s: accumulated backward-weight NMSE %.3e", name, a_dw);
     CHECK(a_db <= NMSE_TOLERANCE, "%s: accumulated bias-gradient NMSE %.3e", name, a_db);
-    track(&summary->accumulate, a_dx);
-    track(&summary->accumulate, a_dw);
-    track(&summary->accumulate, a_db);
+    yl_test_track_worst(&summary->accumulate, a_dx);
+    yl_test_track_worst(&summary->accumulate, a_dw);
+    yl_test_track_worst(&summary->accumulate, a_db);
 
     yl_tensor *device[] = {&gx, &gw, &gb, &gdy, &gy, &gdx, &gdw, &gdb};
     for (size_t i = 0; i < sizeof device / sizeof device[0]; i++) yl_test_device_free(eng, device[i]);

@@ -27,34 +27,6 @@
 
 static double worst_forward = 0.0, worst_backward = 0.0, worst_fd = 0.0;
 
-static void track(double *worst, double value) {
-    if (value > *worst || isnan(value)) *worst = value;
-}
-
-static void fill_nan(float *p, size_t n) {
-    for (size_t i = 0; i < n; i++) p[i] = NAN;
-}
-
-static double scaled_error(const float *got, const double *want, size_t n) {
-    double worst = 0.0, scale = 1e-30;
-    for (size_t i = 0; i < n; i++) scale = fmax(scale, fabs(want[i]));
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)got[i] - want[i]);
-        if (d > worst || isnan(d)) worst = d;
-    }
-    return worst / scale;
-}
-
-static size_t count_inexact_accumulation(const float *accumulated, const float *overwritten, const float *previous,
-                                         size_t n) {
-    size_t bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        float want = overwritten[i] + previous[i];
-        if (memcmp(&accumulated[i], &want, sizeof want) != 0) bad++;
-    }
-    return bad;
-}
-
 typedef struct {
     int batch, bins, anchors;
 } dfl_case;
@@ -104,29 +76,29 @@ static void check_case(yl_engine *eng, yl_rng *rng, dfl_case k) {
     yl_tensor tdy = yl_tensor_3d(r, YL_DEVICE_CPU, k.batch, 4, k.anchors);
     yl_tensor tdx = yl_tensor_3d(dx, YL_DEVICE_CPU, k.batch, 4 * k.bins, k.anchors);
 
-    fill_nan(y, y_size), fill_nan(dx, x_size);
+    yl_test_fill_nan(y, y_size), yl_test_fill_nan(dx, x_size);
     CHECK_OK(yl_dfl_decode_forward(eng, &tx, &ty));
     CHECK_OK(yl_dfl_decode_backward(eng, &tx, &tdy, &tdx, false));
     reference(&k, x, r, y_ref, dx_ref);
-    double e_y = scaled_error(y, y_ref, y_size), e_dx = scaled_error(dx, dx_ref, x_size);
+    double e_y = yl_test_scaled_error(y, y_ref, y_size), e_dx = yl_test_scaled_error(dx, dx_ref, x_size);
     printf("%-18s vs double: y %.2e  dx %.2e\n", name, e_y, e_dx);
     CHECK(e_y <= REFERENCE_TOLERANCE && e_dx <= REFERENCE_TOLERANCE, "%s: y %.3e dx %.3e", name, e_y, e_dx);
-    track(&worst_forward, e_y);
-    track(&worst_backward, e_dx);
+    yl_test_track_worst(&worst_forward, e_y);
+    yl_test_track_worst(&worst_backward, e_dx);
 
     float *probe = yl_test_alloc(y_size);
     dfl_loss ctx = {.eng = eng, .x = tx, .y = ty, .r = r, .y_size = y_size};
     ctx.y.data = probe;
     double fd = yl_test_gradient_error(name, x, x_size, dx, dfl_loss_fn, &ctx, FD_EPS, FD_CHECKS, FD_FLOOR);
     CHECK(fd <= FD_TOLERANCE, "%s: dx vs finite differences %.3e", name, fd);
-    track(&worst_fd, fd);
+    yl_test_track_worst(&worst_fd, fd);
 
     float *prev = yl_test_random(rng, x_size, -2.0f, 2.0f), *acc = yl_test_alloc(x_size);
     memcpy(acc, prev, x_size * sizeof(float));
     yl_tensor tacc = tdx;
     tacc.data = acc;
     CHECK_OK(yl_dfl_decode_backward(eng, &tx, &tdy, &tacc, true));
-    size_t bad = count_inexact_accumulation(acc, dx, prev, x_size);
+    size_t bad = yl_test_count_inexact_accumulation(acc, dx, prev, x_size);
     CHECK(bad == 0, "%s: accumulate differs from overwrite + previous at %zu of %zu", name, bad, x_size);
 
     float *again = yl_test_alloc(x_size);

@@ -28,14 +28,6 @@
 
 static double worst_forward = 0.0, worst_derivative = 0.0, worst_fd = 0.0;
 
-static void track(double *worst, double value) {
-    if (value > *worst || isnan(value)) *worst = value;
-}
-
-static void fill_nan(float *p, size_t n) {
-    for (size_t i = 0; i < n; i++) p[i] = NAN;
-}
-
 static double ref_sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
 static double ref_silu(double x) { return x * ref_sigmoid(x); }
 static double ref_silu_grad(double x) {
@@ -65,16 +57,6 @@ static double silu_gradient_error(const float *dx, const float *x, const float *
         if (d > worst || isnan(d)) worst = d;
     }
     return worst / scale;
-}
-
-static size_t count_inexact_accumulation(const float *accumulated, const float *overwritten, const float *previous,
-                                         size_t n) {
-    size_t bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        float want = overwritten[i] + previous[i];
-        if (memcmp(&accumulated[i], &want, sizeof want) != 0) bad++;
-    }
-    return bad;
 }
 
 // ---- a shape --------------------------------------------------------------------------------
@@ -137,36 +119,36 @@ static void check_unary(yl_engine *eng, yl_rng *rng, unary_op op, const shape_ca
     float *y = yl_test_alloc(n), *dx = yl_test_alloc(n), *probe = yl_test_alloc(n);
     yl_tensor tx = view(x, c), ty = view(y, c), tdy = view(r, c), tdx = view(dx, c), tprobe = view(probe, c);
 
-    fill_nan(y, n);
-    fill_nan(dx, n);
+    yl_test_fill_nan(y, n);
+    yl_test_fill_nan(dx, n);
     CHECK_OK(unary_forward(eng, op, &tx, &ty));
     CHECK_OK(unary_backward(eng, op, &tx, &ty, &tdy, &tdx, false));
     double e_fwd = relative_error(y, op == OP_SILU ? ref_silu : ref_sigmoid, x, n);
     CHECK(e_fwd <= FORWARD_REL_TOLERANCE, "%s: forward relative error %.3e", name, e_fwd);
-    track(&worst_forward, e_fwd);
+    yl_test_track_worst(&worst_forward, e_fwd);
     if (op == OP_SILU) {
         double e_grad = silu_gradient_error(dx, x, r, n);
         CHECK(e_grad <= FORWARD_REL_TOLERANCE, "%s: dx vs silu' * dy, scaled error %.3e", name, e_grad);
-        track(&worst_derivative, e_grad);
+        yl_test_track_worst(&worst_derivative, e_grad);
     }
 
     unary_loss ctx = {.eng = eng, .op = op, .x = tx, .y = tprobe, .r = r, .n = n};
     double fd = yl_test_gradient_error(name, x, n, dx, unary_loss_fn, &ctx, FD_EPS, FD_CHECKS, FD_FLOOR);
     CHECK(fd <= FD_TOLERANCE, "%s: dx vs finite differences %.3e", name, fd);
-    track(&worst_fd, fd);
+    yl_test_track_worst(&worst_fd, fd);
 
     float *prev = yl_test_random(rng, n, -2.0f, 2.0f), *acc = yl_test_alloc(n);
     memcpy(acc, prev, n * sizeof(float));
     yl_tensor tacc = view(acc, c);
     CHECK_OK(unary_backward(eng, op, &tx, &ty, &tdy, &tacc, true));
-    size_t bad = count_inexact_accumulation(acc, dx, prev, n);
+    size_t bad = yl_test_count_inexact_accumulation(acc, dx, prev, n);
     CHECK(bad == 0, "%s: accumulate differs from overwrite + previous at %zu of %zu", name, bad, n);
 
     // Same bits again, and with one thread.
     int threads = yl_get_num_threads();
     for (int t = 0; t < 2; t++) {
         yl_set_num_threads(t == 0 ? threads : 1);
-        fill_nan(probe, n);
+        yl_test_fill_nan(probe, n);
         CHECK_OK(unary_forward(eng, op, &tx, &tprobe));
         CHECK(memcmp(probe, y, n * sizeof(float)) == 0, "%s: forward not repeatable (%d threads)", name,
               yl_get_num_threads());
@@ -235,7 +217,7 @@ static void check_add(yl_engine *eng, yl_rng *rng, const shape_case *c) {
     float *y = yl_test_alloc(n), *da = yl_test_alloc(n), *db = yl_test_alloc(n), *probe = yl_test_alloc(n);
     yl_tensor ta = view(a, c), tb = view(b, c), ty = view(y, c), tdy = view(r, c), tda = view(da, c), tdb = view(db, c),
               tprobe = view(probe, c);
-    fill_nan(y, n);
+    yl_test_fill_nan(y, n);
     CHECK_OK(yl_add_forward(eng, &ta, &tb, &ty));
     size_t wrong = 0;
     for (size_t i = 0; i < n; i++) {
@@ -244,8 +226,8 @@ static void check_add(yl_engine *eng, yl_rng *rng, const shape_case *c) {
     }
     CHECK(wrong == 0, "%s: forward differs from the correctly rounded sum at %zu of %zu", name, wrong, n);
 
-    fill_nan(da, n);
-    fill_nan(db, n);
+    yl_test_fill_nan(da, n);
+    yl_test_fill_nan(db, n);
     CHECK_OK(yl_add_backward(eng, &tdy, &tda, &tdb, false));
     CHECK(memcmp(da, r, n * sizeof(float)) == 0 && memcmp(db, r, n * sizeof(float)) == 0, "%s: da, db != dy", name);
     add_loss ctx = {.eng = eng, .a = ta, .b = tb, .y = tprobe, .r = r, .n = n};
@@ -255,19 +237,19 @@ static void check_add(yl_engine *eng, yl_rng *rng, const shape_case *c) {
     snprintf(label, sizeof label, "%s db", name);
     double fd_b = yl_test_gradient_error(label, b, n, db, add_loss_fn, &ctx, FD_EPS, FD_CHECKS, FD_FLOOR);
     CHECK(fd_a <= FD_TOLERANCE && fd_b <= FD_TOLERANCE, "%s: finite differences da %.3e db %.3e", name, fd_a, fd_b);
-    track(&worst_fd, fmax(fd_a, fd_b));
+    yl_test_track_worst(&worst_fd, fmax(fd_a, fd_b));
 
     // accumulate, and one side NULL: the other side is untouched.
     float *prev_a = yl_test_random(rng, n, -2.0f, 2.0f), *prev_b = yl_test_random(rng, n, -2.0f, 2.0f);
     memcpy(da, prev_a, n * sizeof(float));
     memcpy(db, prev_b, n * sizeof(float));
     CHECK_OK(yl_add_backward(eng, &tdy, &tda, &tdb, true));
-    size_t bad = count_inexact_accumulation(da, r, prev_a, n) + count_inexact_accumulation(db, r, prev_b, n);
+    size_t bad = yl_test_count_inexact_accumulation(da, r, prev_a, n) + yl_test_count_inexact_accumulation(db, r, prev_b, n);
     CHECK(bad == 0, "%s: accumulate differs from dy + previous at %zu places", name, bad);
     memcpy(da, prev_a, n * sizeof(float));
     CHECK_OK(yl_add_backward(eng, &tdy, &tda, NULL, true));
-    CHECK(count_inexact_accumulation(da, r, prev_a, n) == 0, "%s: accumulate with db NULL", name);
-    fill_nan(db, n);
+    CHECK(yl_test_count_inexact_accumulation(da, r, prev_a, n) == 0, "%s: accumulate with db NULL", name);
+    yl_test_fill_nan(db, n);
     CHECK_OK(yl_add_backward(eng, &tdy, NULL, &tdb, false));
     CHECK(memcmp(db, r, n * sizeof(float)) == 0, "%s: db with da NULL", name);
     free(a), free(b), free(r), free(y), free(da), free(db), free(probe), free(prev_a), free(prev_b);

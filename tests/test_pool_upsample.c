@@ -25,34 +25,6 @@
 
 static double worst_reference = 0.0, worst_fd = 0.0;
 
-static void track(double *worst, double value) {
-    if (value > *worst || isnan(value)) *worst = value;
-}
-
-static void fill_nan(float *p, size_t n) {
-    for (size_t i = 0; i < n; i++) p[i] = NAN;
-}
-
-static double scaled_error(const float *got, const double *want, size_t n) {
-    double worst = 0.0, scale = 1e-30;
-    for (size_t i = 0; i < n; i++) scale = fmax(scale, fabs(want[i]));
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)got[i] - want[i]);
-        if (d > worst || isnan(d)) worst = d;
-    }
-    return worst / scale;
-}
-
-static size_t count_inexact_accumulation(const float *accumulated, const float *overwritten, const float *previous,
-                                         size_t n) {
-    size_t bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        float want = overwritten[i] + previous[i];
-        if (memcmp(&accumulated[i], &want, sizeof want) != 0) bad++;
-    }
-    return bad;
-}
-
 // Multiples of 2^-10 in [-4, 4).
 static float *random_dyadic(yl_rng *rng, size_t n) {
     float *p = yl_test_alloc(n);
@@ -149,29 +121,29 @@ static void check_pool(yl_engine *eng, yl_rng *rng, pool_case k) {
     yl_tensor tdy = yl_tensor_4d(r, YL_DEVICE_CPU, k.n, k.c, s.oh, s.ow);
     yl_tensor tdx = yl_tensor_4d(dx, YL_DEVICE_CPU, k.n, k.c, k.h, k.w);
 
-    fill_nan(y, s.y_size), fill_nan(dx, s.x_size);
+    yl_test_fill_nan(y, s.y_size), yl_test_fill_nan(dx, s.x_size);
     CHECK_OK(yl_maxpool2d_forward(eng, &tx, &ty, &s.params));
     CHECK_OK(yl_maxpool2d_backward(eng, &tx, &tdy, &tdx, &s.params, false));
     naive_pool(&s, x, r, y_ref, dx_ref);
     CHECK(memcmp(y, y_ref, s.y_size * sizeof(float)) == 0, "%s: forward differs from the naive max", name);
-    double e_dx = scaled_error(dx, dx_ref, s.x_size);
+    double e_dx = yl_test_scaled_error(dx, dx_ref, s.x_size);
     printf("%-36s backward vs naive %.2e\n", name, e_dx);
     CHECK(e_dx <= REFERENCE_TOLERANCE, "%s: backward error %.3e", name, e_dx);
-    track(&worst_reference, e_dx);
+    yl_test_track_worst(&worst_reference, e_dx);
 
     float *probe = yl_test_alloc(s.y_size);
     select_loss ctx = {.eng = eng, .x = tx, .y = ty, .params = &s.params, .r = r, .y_size = s.y_size};
     ctx.y.data = probe;
     double fd = yl_test_gradient_error(name, x, s.x_size, dx, select_loss_fn, &ctx, FD_EPS, FD_CHECKS, FD_FLOOR);
     CHECK(fd <= FD_TOLERANCE, "%s: dx vs finite differences %.3e", name, fd);
-    track(&worst_fd, fd);
+    yl_test_track_worst(&worst_fd, fd);
 
     float *prev = yl_test_random(rng, s.x_size, -2.0f, 2.0f), *acc = yl_test_alloc(s.x_size);
     memcpy(acc, prev, s.x_size * sizeof(float));
     yl_tensor tacc = tdx;
     tacc.data = acc;
     CHECK_OK(yl_maxpool2d_backward(eng, &tx, &tdy, &tacc, &s.params, true));
-    size_t bad = count_inexact_accumulation(acc, dx, prev, s.x_size);
+    size_t bad = yl_test_count_inexact_accumulation(acc, dx, prev, s.x_size);
     CHECK(bad == 0, "%s: accumulate differs from overwrite + previous at %zu of %zu", name, bad, s.x_size);
 
     float *again = yl_test_alloc(s.x_size > s.y_size ? s.x_size : s.y_size);
@@ -267,7 +239,7 @@ static void check_upsample(yl_engine *eng, yl_rng *rng, up_case k) {
     yl_tensor ty = yl_tensor_4d(y, YL_DEVICE_CPU, k.n, k.c, 2 * k.h, 2 * k.w);
     yl_tensor tdy = yl_tensor_4d(r, YL_DEVICE_CPU, k.n, k.c, 2 * k.h, 2 * k.w);
     yl_tensor tdx = yl_tensor_4d(dx, YL_DEVICE_CPU, k.n, k.c, k.h, k.w);
-    fill_nan(y, y_size), fill_nan(dx, x_size);
+    yl_test_fill_nan(y, y_size), yl_test_fill_nan(dx, x_size);
     CHECK_OK(yl_upsample_nearest2x_forward(eng, &tx, &ty));
     CHECK_OK(yl_upsample_nearest2x_backward(eng, &tdy, &tdx, false));
 
@@ -280,24 +252,24 @@ static void check_upsample(yl_engine *eng, yl_rng *rng, up_case k) {
                 dx_ref[xi] += r[yi];
             }
     CHECK(wrong == 0, "%s: forward differs from x[i/2][j/2] at %zu of %zu", name, wrong, y_size);
-    double e_dx = scaled_error(dx, dx_ref, x_size);
+    double e_dx = yl_test_scaled_error(dx, dx_ref, x_size);
     printf("%-36s backward vs naive %.2e\n", name, e_dx);
     CHECK(e_dx <= REFERENCE_TOLERANCE, "%s: backward error %.3e", name, e_dx);
-    track(&worst_reference, e_dx);
+    yl_test_track_worst(&worst_reference, e_dx);
 
     float *probe = yl_test_alloc(y_size);
     select_loss ctx = {.eng = eng, .x = tx, .y = ty, .params = NULL, .r = r, .y_size = y_size};
     ctx.y.data = probe;
     double fd = yl_test_gradient_error(name, x, x_size, dx, select_loss_fn, &ctx, FD_EPS, FD_CHECKS, FD_FLOOR);
     CHECK(fd <= FD_TOLERANCE, "%s: dx vs finite differences %.3e", name, fd);
-    track(&worst_fd, fd);
+    yl_test_track_worst(&worst_fd, fd);
 
     float *prev = yl_test_random(rng, x_size, -2.0f, 2.0f), *acc = yl_test_alloc(x_size);
     memcpy(acc, prev, x_size * sizeof(float));
     yl_tensor tacc = tdx;
     tacc.data = acc;
     CHECK_OK(yl_upsample_nearest2x_backward(eng, &tdy, &tacc, true));
-    size_t bad = count_inexact_accumulation(acc, dx, prev, x_size);
+    size_t bad = yl_test_count_inexact_accumulation(acc, dx, prev, x_size);
     CHECK(bad == 0, "%s: accumulate differs from overwrite + previous at %zu of %zu", name, bad, x_size);
 
     int threads = yl_get_num_threads();
