@@ -4,4 +4,5 @@
 
 int yl_cmd_demo(int argc, char **argv);
 int yl_cmd_info(int argc, char **argv);
+int yl_cmd_synth(int argc, char **argv);
 int yl_cmd_version(int argc, char **argv);

@@ -11,6 +11,7 @@ static void print_usage(FILE *out) {
             "commands:\n"
             "  demo      forward and backward of YOLOv8 on a synthetic batch (device=cpu|cuda)\n"
             "  info      layer table and summary of a model name, checkpoint or .pt file\n"
+            "  synth     write a synthetic defect-detection dataset (YOLO layout + data.yaml)\n"
             "  version   print the version and the backends this build has\n"
             "\n"
             "Every command takes --help.\n");
@@ -24,6 +25,7 @@ int main(int argc, char **argv) {
     const char *command = argv[1];
     if (!strcmp(command, "demo")) return yl_cmd_demo(argc - 2, argv + 2);
     if (!strcmp(command, "info")) return yl_cmd_info(argc - 2, argv + 2);
+    if (!strcmp(command, "synth")) return yl_cmd_synth(argc - 2, argv + 2);
     if (!strcmp(command, "version")) return yl_cmd_version(argc - 2, argv + 2);
     fprintf(stderr, "yoloop: unknown command '%s'\n\n", command);
     print_usage(stderr);
