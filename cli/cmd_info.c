@@ -14,6 +14,7 @@
 #include "weights/checkpoint.h"
 #include "weights/load_state.h"
 #include "weights/pt_checkpoint.h"
+#include "weights/pt_model_config.h"
 
 #define INFO_MAX_NAMES 10  // class names printed for a .pt file
 
@@ -156,30 +157,23 @@ static int info_pt(yl_engine *eng, const info_options *o, yl_model_config *cfg) 
     yl_pt_checkpoint ck;
     if (yl_pt_checkpoint_load(&ck, o->model) != YL_OK) return fail("reading the .pt file");
     int rc = 0;
-    char scale[2] = {ck.scale, '\0'};
-    if (!ck.scale || ck.nc < 1) {
-        fprintf(stderr, "info: %s: cannot tell the model's scale (%s) or class count (%d)\n", o->model,
-                ck.scale ? scale : "unknown", ck.nc);
-        rc = 1;
-    } else if (yl_model_config_from_scale(cfg, scale, ck.nc) != YL_OK) {
-        rc = fail(o->model);
-    }
+    if (yl_pt_checkpoint_model_config(&ck, cfg) != YL_OK) rc = fail(o->model);
     yl_model *m = NULL;
     if (!rc && yl_model_create(&m, eng, cfg, 0) != YL_OK) rc = fail("building the model");
     if (!rc && yl_model_load_tensor_set(m, &ck.tensors, YL_LOAD_STRICT, NULL) != YL_OK)
         rc = fail("loading the .pt state_dict");
     if (!rc) {
-        printf("Ultralytics checkpoint %s (%s, written by Ultralytics %s%s%s): yolov8%s, nc=%d, all %d tensors loaded\n",
-               o->model, ck.source, ck.version ? ck.version : "?", ck.date ? ", " : "", ck.date ? ck.date : "", scale,
-               ck.nc, ck.tensors.count);
+        char name[32];
+        printf("Ultralytics checkpoint %s (%s, written by Ultralytics %s%s%s): %s, nc=%d, all %d tensors loaded\n",
+               o->model, ck.source, ck.version ? ck.version : "?", ck.date ? ", " : "", ck.date ? ck.date : "",
+               yl_model_config_name(cfg, name, sizeof name), ck.nc, ck.tensors.count);
         printf("  names:");
         for (int i = 0; i < ck.names_count && i < INFO_MAX_NAMES; i++) printf("%s %d: %s", i ? "," : "", i, ck.names[i]);
         if (ck.names_count > INFO_MAX_NAMES) printf(", ... (%d in all)", ck.names_count);
         printf("\n");
-        const yl_pt_activation *sppf = yl_pt_checkpoint_activation(&ck, "model.9.cv1");
-        if (sppf && sppf->kind != YL_PT_ACT_SILU)
-            printf("  note: model.9.cv1 uses %s (Ultralytics 8.4 SPPF); yoloop computes the 8.3 architecture (SiLU)\n",
-                   sppf->type);
+        for (int i = 0; i < cfg->act_override_count; i++)
+            printf("  activation: %s.act is %s, as the checkpoint pickled it\n",
+                   cfg->act_overrides[i].module, yl_conv_act_name(cfg->act_overrides[i].act));
         if (o->nc && o->nc != cfg->nc) {
             rc = report_transfer(eng, cfg, o->nc, &ck.tensors);
             cfg->nc = o->nc;

@@ -36,7 +36,16 @@ static inline double *ref_at(const ref_tensor *t, int n, int c, int y, int x) {
 typedef struct {
     yl_model *model;
     bool training;  // BN with batch statistics (biased variance), else running statistics
+    // Convs (state_dict prefixes) whose activation is Identity instead of SiLU; none when NULL.
+    const char *const *identity_convs;
+    int identity_count;
 } ref_context;
+
+static bool ref_is_identity(const ref_context *ctx, const char *name) {
+    for (int i = 0; i < ctx->identity_count; i++)
+        if (!strcmp(ctx->identity_convs[i], name)) return true;
+    return false;
+}
 
 static const float *ref_param(ref_context *ctx, const char *name, const char *suffix, int64_t *shape) {
     char full[128];
@@ -90,7 +99,7 @@ static ref_tensor ref_conv2d(const ref_tensor *x, const float *w, const float *b
     return y;
 }
 
-// Conv = conv (no bias) -> BN -> SiLU; `name` is the state_dict prefix ("model.2.m.0.cv1").
+// Conv = conv (no bias) -> BN -> SiLU (or Identity); `name` is the state_dict prefix ("model.2.m.0.cv1").
 static ref_tensor ref_conv_block(ref_context *ctx, const char *name, const ref_tensor *x, int stride) {
     int64_t shape[4];
     const float *w = ref_param(ctx, name, ".conv.weight", shape);
@@ -99,6 +108,7 @@ static ref_tensor ref_conv_block(ref_context *ctx, const char *name, const ref_t
     const float *rmean = ref_param(ctx, name, ".bn.running_mean", NULL);
     const float *rvar = ref_param(ctx, name, ".bn.running_var", NULL);
     ref_tensor y = ref_conv2d(x, w, NULL, (int)shape[0], (int)shape[2], stride);
+    bool identity = ref_is_identity(ctx, name);
     size_t plane = (size_t)y.h * y.w;
     double count = (double)y.n * plane;
     for (int c = 0; c < y.c; c++) {
@@ -123,7 +133,7 @@ static ref_tensor ref_conv_block(ref_context *ctx, const char *name, const ref_t
             for (size_t p = 0; p < plane; p++) {
                 double *v = &ref_at(&y, n, c, 0, 0)[p];
                 double b = (*v - mean) * scale + beta[c];
-                *v = b / (1.0 + exp(-b));
+                *v = identity ? b : b / (1.0 + exp(-b));
             }
     }
     return y;

@@ -7,6 +7,7 @@
 #include "engine/model/model.h"
 #include "weights/load_state.h"
 #include "weights/pt_checkpoint.h"
+#include "weights/pt_model_config.h"
 #include "weights/safetensors.h"
 
 #define PT_DIR YL_TEST_FIXTURES "/pt"
@@ -29,7 +30,11 @@ static void test_eval_matches_ultralytics(yl_engine *eng) {
     CHECK(ck.depth_multiple == 0.33 && ck.width_multiple == 0.0625 && ck.max_channels == 256 && ck.nc == 2,
           "yaml scaling %g %g %d nc %d", ck.depth_multiple, ck.width_multiple, ck.max_channels, ck.nc);
     yl_model_config cfg;
-    CHECK_OK(yl_model_config_custom(&cfg, ck.depth_multiple, ck.width_multiple, ck.max_channels, ck.nc));
+    CHECK_OK(yl_pt_checkpoint_model_config(&ck, &cfg));  // the yaml's scaling, the pickled activations (all SiLU)
+    CHECK(cfg.depth == ck.depth_multiple && cfg.width == ck.width_multiple && cfg.max_channels == ck.max_channels &&
+              cfg.act_override_count == 0,
+          "config from the checkpoint: %g %g %d, %d activation choices", cfg.depth, cfg.width, cfg.max_channels,
+          cfg.act_override_count);
     yl_model *m = NULL;
     CHECK_OK(yl_model_create(&m, eng, &cfg, 1));
     yl_transfer_report report = {0};

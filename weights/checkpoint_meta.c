@@ -85,6 +85,23 @@ static char *default_names(int nc) {
     return text;
 }
 
+// {"model.9.cv1": "Identity", ...}: the config's per-Conv activation choices.
+static char *activations_json(const yl_model_config *cfg) {
+    cJSON *acts = cJSON_CreateObject();
+    for (int i = 0; acts && i < cfg->act_override_count; i++) {
+        const yl_conv_act_override *o = &cfg->act_overrides[i];
+        if (!cJSON_AddStringToObject(acts, o->module, yl_conv_act_name(o->act))) {
+            cJSON_Delete(acts);
+            acts = NULL;
+        }
+    }
+    char *printed = acts ? cJSON_PrintUnformatted(acts) : NULL;
+    cJSON_Delete(acts);
+    char *text = printed ? copy_string(printed) : NULL;
+    cJSON_free(printed);
+    return text;
+}
+
 static yl_status build(const char *path, const yl_model_config *cfg, const yl_checkpoint_info *info,
                        yl_checkpoint_meta *meta) {
     const yl_checkpoint_info empty = {0};
@@ -105,6 +122,10 @@ static yl_status build(const char *path, const yl_model_config *cfg, const yl_ch
     YL_TRY(add_owned(meta, "depth", format_string("%.17g", cfg->depth)));
     YL_TRY(add_owned(meta, "width", format_string("%.17g", cfg->width)));
     YL_TRY(add_owned(meta, "max_channels", format_string("%d", cfg->max_channels)));
+    // Written only when they differ from the default (SiLU everywhere), so 8.3-style files keep
+    // their metadata; read back as optional items.
+    if (cfg->sppf_cv1_identity) YL_TRY(add_item(meta, "sppf_cv1_identity", "1"));
+    if (cfg->act_override_count > 0) YL_TRY(add_owned(meta, "activations", activations_json(cfg)));
     YL_TRY(add_owned(meta, "imgsz", format_string("%d", info->imgsz)));
     YL_TRY(add_item(meta, "version_id", info->version_id ? info->version_id : ""));
     YL_TRY(add_item(meta, "parent_version", info->parent_version ? info->parent_version : ""));
@@ -168,6 +189,40 @@ static yl_status parse_string(const yl_safetensors *st, const char *key, char **
     return YL_OK;
 }
 
+// The optional activation items (absent: SiLU after every Conv). Whether each named Conv exists
+// is checked when the model is built.
+static yl_status parse_activations(const yl_safetensors *st, yl_model_config *cfg) {
+    const char *flag = yl_safetensors_metadata(st, "sppf_cv1_identity");
+    if (flag && strcmp(flag, "0") != 0 && strcmp(flag, "1") != 0)
+        return yl_error(YL_ERR_FORMAT, "checkpoint '%s': sppf_cv1_identity='%s' is not 0 or 1", st->path, flag);
+    cfg->sppf_cv1_identity = flag && flag[0] == '1';
+    const char *text = yl_safetensors_metadata(st, "activations");
+    if (!text) return YL_OK;
+    cJSON *root = cJSON_Parse(text);
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return yl_error(YL_ERR_FORMAT, "checkpoint '%s': activations must be a JSON object", st->path);
+    }
+    yl_status status = YL_OK;
+    const cJSON *item;
+    cJSON_ArrayForEach(item, root) {
+        const char *name = cJSON_IsString(item) ? item->valuestring : "";
+        if (strcmp(name, "Identity") != 0 && strcmp(name, "SiLU") != 0) {
+            status = yl_error(YL_ERR_FORMAT, "checkpoint '%s': activation of '%s' is not \"SiLU\" or \"Identity\"",
+                              st->path, item->string);
+            break;
+        }
+        yl_conv_act act = name[0] == 'I' ? YL_CONV_ACT_IDENTITY : YL_CONV_ACT_SILU;
+        status = yl_model_config_set_activation(cfg, item->string, act);
+        if (status != YL_OK) {
+            status = yl_error_context(status, "checkpoint '%s'", st->path);
+            break;
+        }
+    }
+    cJSON_Delete(root);
+    return status;
+}
+
 // Rebuilds the config; a named scale must carry that scale's own multipliers.
 static yl_status parse_config(const yl_safetensors *st, yl_model_config *cfg) {
     const char *scale;
@@ -185,7 +240,7 @@ static yl_status parse_config(const yl_safetensors *st, yl_model_config *cfg) {
         return yl_error(YL_ERR_FORMAT,
                         "checkpoint '%s': scale '%s' means depth %g width %g max_channels %d, the file says %g %g %d",
                         st->path, scale, cfg->depth, cfg->width, cfg->max_channels, depth, width, max_channels);
-    return YL_OK;
+    return parse_activations(st, cfg);
 }
 
 static yl_status parse(const yl_safetensors *st, yl_checkpoint_info *info) {

@@ -2,8 +2,8 @@
 // each with declare (state entries, in state_dict order), bind (views of the carved entries),
 // plan (activations), forward (train or eval BN) and backward.
 //
-// Backward of a Conv unit: silu_backward(y_bn) -> batchnorm2d_backward_train -> conv2d
-// backward weight and data. Parameter gradients accumulate (several backward passes add up
+// Backward of a Conv unit: silu_backward(y_bn) (SiLU units only) -> batchnorm2d_backward_train ->
+// conv2d backward weight and data. Parameter gradients accumulate (several backward passes add up
 // until zero_grad; right after zero_grad they are simply written); an input's gradient is
 // overwritten by its first consumer and accumulated by the others (yl_grad_accumulate).
 #pragma once
@@ -14,7 +14,7 @@
 #include "model_config.h"
 #include "state.h"
 
-#define YL_UNIT_NAME_SIZE 40
+#define YL_UNIT_NAME_SIZE YL_CONV_NAME_SIZE
 
 // What every block's forward and backward share.
 typedef struct {
@@ -29,18 +29,20 @@ typedef struct {
     yl_tensor scratch_dbeta;
 } yl_block_context;
 
-// Conv(c1, c2, k, s) = Conv2d(bias=False) + BatchNorm2d + SiLU, or (has_bn false) a plain
-// Conv2d with bias: the last conv of each Detect branch.
+// Conv(c1, c2, k, s) = Conv2d(bias=False) + BatchNorm2d + SiLU (or Identity: `act`), or (has_bn
+// false) a plain Conv2d with bias: the last conv of each Detect branch.
 typedef struct {
     char name[YL_UNIT_NAME_SIZE];  // state_dict prefix, e.g. "model.2.m.0.cv1"
     int c_in, c_out, kernel, stride;
     int down_out;  // output resolution divisor
     bool has_bn;
+    yl_conv_act act;  // after BN; SiLU unless the model config says otherwise
     int first_entry;
     // Views of the state entries (after bind).
     yl_tensor *weight, *bias, *gamma, *beta, *running_mean, *running_var;
     yl_tensor *grad_weight, *grad_bias, *grad_gamma, *grad_beta;
-    // Activations: out = SiLU(bn_out), bn_out = BN(conv_out); a plain conv writes out directly.
+    // Activations: out = SiLU(bn_out), bn_out = BN(conv_out); an Identity unit has no bn_out
+    // (out = BN(conv_out)); a plain conv writes out directly.
     yl_activation out;
     yl_tensor conv_out, bn_out, save_mean, save_invstd;
 } yl_conv_unit;

@@ -62,7 +62,7 @@ void yl_c2f_plan(yl_planner *p, yl_c2f *c) {
             // d(cv2 out) = d(sum): one buffer serves both.
             yl_plan_activation(p, &b->sum, c->hidden, down);
             yl_plan_tensor(p, &b->cv2.conv_out, c->hidden, down);
-            yl_plan_tensor(p, &b->cv2.bn_out, c->hidden, down);
+            if (b->cv2.act == YL_CONV_ACT_SILU) yl_plan_tensor(p, &b->cv2.bn_out, c->hidden, down);
             yl_plan_vector(p, &b->cv2.save_mean, c->hidden);
             yl_plan_vector(p, &b->cv2.save_invstd, c->hidden);
             yl_plan_activation_shared_grad(p, &b->cv2.out, c->hidden, down, &b->sum);

@@ -1,4 +1,5 @@
-// Conv = Conv2d(bias=False) + BatchNorm2d + SiLU, and the plain biased Conv2d of the head.
+// Conv = Conv2d(bias=False) + BatchNorm2d + SiLU (or Identity), and the plain biased Conv2d of the
+// head.
 #include <stdio.h>
 #include <string.h>
 
@@ -60,7 +61,7 @@ void yl_conv_unit_plan(yl_planner *p, yl_conv_unit *u) {
     yl_plan_activation(p, &u->out, u->c_out, u->down_out);
     if (!u->has_bn) return;
     yl_plan_tensor(p, &u->conv_out, u->c_out, u->down_out);
-    yl_plan_tensor(p, &u->bn_out, u->c_out, u->down_out);
+    if (u->act == YL_CONV_ACT_SILU) yl_plan_tensor(p, &u->bn_out, u->c_out, u->down_out);
     yl_plan_vector(p, &u->save_mean, u->c_out);
     yl_plan_vector(p, &u->save_invstd, u->c_out);
 }
@@ -76,7 +77,14 @@ yl_status yl_conv_unit_forward(yl_block_context *ctx, yl_conv_unit *u, const yl_
         status = yl_conv2d_forward(ctx->eng, x, u->weight, u->bias, &u->out.value, &cp);
     } else {
         status = yl_conv2d_forward(ctx->eng, x, u->weight, NULL, &u->conv_out, &cp);
-        if (status == YL_OK && ctx->training)
+        if (status == YL_OK && u->act == YL_CONV_ACT_IDENTITY)
+            status = ctx->training ? yl_batchnorm2d_forward_train(ctx->eng, &u->conv_out, u->gamma, u->beta,
+                                                                  u->running_mean, u->running_var, &u->out.value,
+                                                                  &u->save_mean, &u->save_invstd, &ctx->bn)
+                                   : yl_batchnorm2d_forward_eval(ctx->eng, &u->conv_out, u->gamma, u->beta,
+                                                                 u->running_mean, u->running_var, &u->out.value,
+                                                                 &ctx->bn);
+        else if (status == YL_OK && ctx->training)
             status = yl_bn_silu_forward_train(ctx->eng, &u->conv_out, u->gamma, u->beta, u->running_mean,
                                               u->running_var, &u->bn_out, &u->out.value, &u->save_mean,
                                               &u->save_invstd, &ctx->bn);
@@ -90,20 +98,25 @@ yl_status yl_conv_unit_forward(yl_block_context *ctx, yl_conv_unit *u, const yl_
 static yl_status conv_unit_backward(yl_block_context *ctx, yl_conv_unit *u, yl_activation *input, bool input_grad) {
     yl_conv2d_params cp = conv_params(u);
     const yl_tensor *dz = &u->out.grad;
-    yl_tensor d_bn, d_conv;
+    yl_tensor d_conv;
     if (u->has_bn) {
-        d_bn = yl_view_like(&ctx->scratch_a, &u->out.value);
+        // An Identity unit's BN output is its output: its gradient goes into BN's backward as is.
+        const yl_tensor *d_bn = &u->out.grad;
+        yl_tensor d_silu = yl_view_like(&ctx->scratch_a, &u->out.value);
         d_conv = yl_view_like(&ctx->scratch_b, &u->out.value);
-        YL_TRY(yl_silu_backward(ctx->eng, &u->bn_out, &u->out.grad, &d_bn, false));
+        if (u->act == YL_CONV_ACT_SILU) {
+            YL_TRY(yl_silu_backward(ctx->eng, &u->bn_out, &u->out.grad, &d_silu, false));
+            d_bn = &d_silu;
+        }
         if (ctx->fresh_grads) {
-            YL_TRY(yl_batchnorm2d_backward_train(ctx->eng, &u->conv_out, &d_bn, u->gamma, &u->save_mean,
+            YL_TRY(yl_batchnorm2d_backward_train(ctx->eng, &u->conv_out, d_bn, u->gamma, &u->save_mean,
                                                  &u->save_invstd, &d_conv, u->grad_gamma, u->grad_beta, false));
         } else {
             // The BN op's accumulate flag covers dx too, so its parameter gradients go through
             // scratch and are added here: parameter gradients accumulate, dx must not.
             yl_tensor dgamma = yl_view_1d(&ctx->scratch_dgamma, u->c_out);
             yl_tensor dbeta = yl_view_1d(&ctx->scratch_dbeta, u->c_out);
-            YL_TRY(yl_batchnorm2d_backward_train(ctx->eng, &u->conv_out, &d_bn, u->gamma, &u->save_mean,
+            YL_TRY(yl_batchnorm2d_backward_train(ctx->eng, &u->conv_out, d_bn, u->gamma, &u->save_mean,
                                                  &u->save_invstd, &d_conv, &dgamma, &dbeta, false));
             YL_TRY(yl_add_backward(ctx->eng, &dgamma, u->grad_gamma, NULL, true));
             YL_TRY(yl_add_backward(ctx->eng, &dbeta, u->grad_beta, NULL, true));

@@ -78,6 +78,26 @@ static int collect_units(yl_model *m, yl_conv_unit **units) {
     return n;
 }
 
+// Gives every Conv with BN the activation the config asks for; an override naming no such Conv
+// is an error (a checkpoint built differently, or a typo).
+static yl_status apply_activations(yl_model *m, const yl_model_config *cfg) {
+    for (int u = 0; u < m->unit_count; u++) m->units[u]->act = YL_CONV_ACT_SILU;
+    for (int i = 0; i < YL_YOLOV8_LAYER_COUNT; i++)
+        if (m->layers[i].kind == YL_LAYER_SPPF)
+            m->layers[i].sppf.cv1.act = yl_model_config_activation(cfg, m->layers[i].sppf.cv1.name, true);
+    for (int k = 0; k < cfg->act_override_count; k++) {
+        const yl_conv_act_override *o = &cfg->act_overrides[k];
+        yl_conv_unit *unit = NULL;
+        for (int u = 0; u < m->unit_count && !unit; u++)
+            if (m->units[u]->has_bn && !strcmp(m->units[u]->name, o->module)) unit = m->units[u];
+        if (!unit)
+            return yl_error(YL_ERR_INVALID_ARG, "model config: activation %s for '%s', which is no Conv of this model",
+                            yl_conv_act_name(o->act), o->module);
+        unit->act = o->act;
+    }
+    return YL_OK;
+}
+
 yl_status yl_model_declare(yl_model *m, const yl_model_config *cfg) {
     YL_TRY(yl_model_layout_build(cfg, &m->layout));
     m->input.channels = 3;
@@ -90,7 +110,7 @@ yl_status yl_model_declare(yl_model *m, const yl_model_config *cfg) {
     m->units = calloc((size_t)m->unit_count, sizeof *m->units);
     if (!m->units) return yl_error(YL_ERR_OOM, "model declare: out of memory");
     collect_units(m, m->units);
-    return YL_OK;
+    return apply_activations(m, cfg);
 }
 
 void yl_model_release_structure(yl_model *m) {
@@ -216,10 +236,16 @@ static void fill_summary(const yl_model *m, int imgsz, yl_model_summary *out) {
         upsample += m->layers[i].kind == YL_LAYER_UPSAMPLE;
         concat += m->layers[i].kind == YL_LAYER_CONCAT;
     }
-    for (int u = 0; u < m->unit_count; u++) out->batchnorm_layers += m->units[u]->has_bn;
+    int silu = 0, identity = 0;
+    for (int u = 0; u < m->unit_count; u++) {
+        out->batchnorm_layers += m->units[u]->has_bn;
+        silu += m->units[u]->has_bn && m->units[u]->act == YL_CONV_ACT_SILU;
+        identity += m->units[u]->has_bn && m->units[u]->act == YL_CONV_ACT_IDENTITY;
+    }
     out->conv_layers = m->unit_count + 1;  // + DFL
-    // Conv2d + BatchNorm2d + the one shared SiLU + SPPF's MaxPool2d + Upsample + Concat.
-    out->leaf_layers = out->conv_layers + out->batchnorm_layers + 1 + 1 + upsample + concat;
+    // Conv2d + BatchNorm2d + the one shared SiLU + one Identity per act=False Conv (each its own
+    // module) + SPPF's MaxPool2d + Upsample + Concat.
+    out->leaf_layers = out->conv_layers + out->batchnorm_layers + (silu > 0) + identity + 1 + upsample + concat;
     out->gflops = yl_model_gflops(m, imgsz, imgsz);
 }
 

@@ -63,7 +63,56 @@ static yl_status check_config(const yl_model_config *cfg) {
         return yl_error(YL_ERR_INVALID_ARG, "model config: max_channels %d is not in [8, 4096]", cfg->max_channels);
     if (cfg->nc < 1 || cfg->nc > 100000)
         return yl_error(YL_ERR_INVALID_ARG, "model config: nc %d is not in [1, 100000]", cfg->nc);
+    if (cfg->act_override_count < 0 || cfg->act_override_count > YL_MODEL_MAX_ACT_OVERRIDES)
+        return yl_error(YL_ERR_INVALID_ARG, "model config: %d activation overrides (0..%d)", cfg->act_override_count,
+                        YL_MODEL_MAX_ACT_OVERRIDES);
+    for (int i = 0; i < cfg->act_override_count; i++) {
+        const yl_conv_act_override *o = &cfg->act_overrides[i];
+        if (!memchr(o->module, '\0', sizeof o->module) || !o->module[0])
+            return yl_error(YL_ERR_INVALID_ARG, "model config: activation override %d has no module name", i);
+        if (o->act != YL_CONV_ACT_SILU && o->act != YL_CONV_ACT_IDENTITY)
+            return yl_error(YL_ERR_INVALID_ARG, "model config: %s: unknown activation %d", o->module, (int)o->act);
+    }
     return YL_OK;
+}
+
+yl_status yl_model_config_set_activation(yl_model_config *cfg, const char *module, yl_conv_act act) {
+    if (!cfg || !module) return yl_error(YL_ERR_INVALID_ARG, "model config: NULL argument");
+    if (!module[0] || strlen(module) >= YL_CONV_NAME_SIZE)
+        return yl_error(YL_ERR_INVALID_ARG, "model config: '%s' is not a Conv name", module);
+    if (act != YL_CONV_ACT_SILU && act != YL_CONV_ACT_IDENTITY)
+        return yl_error(YL_ERR_INVALID_ARG, "model config: %s: unknown activation %d", module, (int)act);
+    if (cfg->act_override_count < 0 || cfg->act_override_count > YL_MODEL_MAX_ACT_OVERRIDES)
+        return yl_error(YL_ERR_INVALID_ARG, "model config: %d activation overrides (0..%d)", cfg->act_override_count,
+                        YL_MODEL_MAX_ACT_OVERRIDES);
+    for (int i = 0; i < cfg->act_override_count; i++) {
+        if (strcmp(cfg->act_overrides[i].module, module) != 0) continue;
+        cfg->act_overrides[i].act = act;
+        return YL_OK;
+    }
+    if (cfg->act_override_count == YL_MODEL_MAX_ACT_OVERRIDES)
+        return yl_error(YL_ERR_UNSUPPORTED, "model config: %s: more than %d Convs with a non-default activation",
+                        module, YL_MODEL_MAX_ACT_OVERRIDES);
+    yl_conv_act_override *o = &cfg->act_overrides[cfg->act_override_count++];
+    memset(o, 0, sizeof *o);
+    snprintf(o->module, sizeof o->module, "%s", module);
+    o->act = act;
+    return YL_OK;
+}
+
+yl_conv_act yl_model_config_activation(const yl_model_config *cfg, const char *module, bool is_sppf_cv1) {
+    yl_conv_act act = is_sppf_cv1 && cfg->sppf_cv1_identity ? YL_CONV_ACT_IDENTITY : YL_CONV_ACT_SILU;
+    for (int i = 0; i < cfg->act_override_count; i++)
+        if (strcmp(cfg->act_overrides[i].module, module) == 0) act = cfg->act_overrides[i].act;
+    return act;
+}
+
+const char *yl_conv_act_name(yl_conv_act act) {
+    switch (act) {
+    case YL_CONV_ACT_SILU: return "SiLU";
+    case YL_CONV_ACT_IDENTITY: return "Identity";
+    }
+    return "unknown";
 }
 
 yl_status yl_model_config_from_scale(yl_model_config *cfg, const char *scale, int nc) {

@@ -11,12 +11,32 @@
 #define YL_YOLOV8_REG_MAX 16      // DFL bins per box side
 #define YL_YOLOV8_MAX_STRIDE 32   // input height and width must be multiples of this
 
+#define YL_CONV_NAME_SIZE 40               // a Conv's state_dict prefix, e.g. "model.21.m.0.cv2"
+#define YL_MODEL_MAX_ACT_OVERRIDES 16
+
+// The activation after a Conv's BatchNorm. Ultralytics' Conv(act=True) applies the shared SiLU;
+// Conv(act=False) an Identity. A checkpoint's pickled modules decide which (yolov8.md §9).
+typedef enum {
+    YL_CONV_ACT_SILU = 0,
+    YL_CONV_ACT_IDENTITY,
+} yl_conv_act;
+
+typedef struct {
+    char module[YL_CONV_NAME_SIZE];  // a Conv with BatchNorm: "model.9.cv1"
+    yl_conv_act act;
+} yl_conv_act_override;
+
 typedef struct {
     char scale;         // 'n', 's', 'm', 'l', 'x', or 0 for a custom model
     double depth;       // depth_multiple
     double width;       // width_multiple
     int max_channels;
     int nc;             // number of classes
+    // Activations: SiLU after every Conv unless said otherwise (what 8.3 builds from any yaml).
+    // Zero-initialised configs keep that default.
+    bool sppf_cv1_identity;  // SPPF.cv1 without activation, as Ultralytics 8.4 builds v8 yamls
+    int act_override_count;  // per-Conv choices, applied after the flag (a checkpoint's own)
+    yl_conv_act_override act_overrides[YL_MODEL_MAX_ACT_OVERRIDES];
 } yl_model_config;
 
 typedef enum {
@@ -55,6 +75,13 @@ typedef struct {
 yl_status yl_model_config_from_scale(yl_model_config *cfg, const char *scale, int nc);
 // Config of a custom model (tiny test models): depth > 0, width > 0, max_channels >= 8, nc >= 1.
 yl_status yl_model_config_custom(yl_model_config *cfg, double depth, double width, int max_channels, int nc);
+// Sets the activation of one Conv by its state_dict prefix (replacing an earlier choice for the
+// same Conv). The name is checked against the model when one is built from the config.
+yl_status yl_model_config_set_activation(yl_model_config *cfg, const char *module, yl_conv_act act);
+// The activation the config gives the Conv `module` (`is_sppf_cv1`: the module is an SPPF's cv1).
+yl_conv_act yl_model_config_activation(const yl_model_config *cfg, const char *module, bool is_sppf_cv1);
+// "SiLU" / "Identity" (PyTorch's class names).
+const char *yl_conv_act_name(yl_conv_act act);
 // "yolov8n" for a named scale, "yolov8-custom" otherwise.
 const char *yl_model_config_name(const yl_model_config *cfg, char *buf, int size);
 
