@@ -1,6 +1,5 @@
 // `yoloop demo`: builds YOLOv8, runs training steps (zero_grad, forward, backward) on a
 // synthetic batch with the loss L = sum(maps * r), and reports timings and the gradient norm.
-#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -8,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli/args.h"
 #include "cli/commands.h"
 #include "engine/core/arena.h"
 #include "engine/core/rng.h"
@@ -39,37 +39,16 @@ static void print_help(FILE *out) {
             "  threads=0      CPU threads (0 = all cores)\n");
 }
 
-// Parses a whole decimal integer within [low, high].
-static int parse_int(const char *key, const char *value, long long low, long long high, long long *out) {
-    char *end = NULL;
-    errno = 0;
-    long long v = strtoll(value, &end, 10);
-    if (errno || !*value || *end || v < low || v > high) {
-        fprintf(stderr, "demo: %s=%s: expected an integer in [%lld, %lld]\n", key, value, low, high);
-        return 0;
-    }
-    *out = v;
-    return 1;
-}
-
 // Returns 0 on success, else the exit code.
 static int parse_options(int argc, char **argv, demo_options *o) {
+    const char *cmd = "demo";
     *o = (demo_options){.scale = "n", .nc = 3, .imgsz = 320, .batch = 2, .steps = 2, .threads = 0, .seed = 0,
                         .device = YL_DEVICE_CPU};
     for (int i = 0; i < argc; i++) {
-        const char *arg = argv[i];
-        const char *eq = strchr(arg, '=');
-        if (!eq || eq == arg) {
-            fprintf(stderr, "demo: '%s' is not key=value (see yoloop demo --help)\n", arg);
-            return 2;
-        }
         char key[32];
-        size_t key_len = (size_t)(eq - arg);
-        if (key_len >= sizeof key) key_len = sizeof key - 1;
-        memcpy(key, arg, key_len);
-        key[key_len] = '\0';
-        const char *value = eq + 1;
-        long long v = 0;
+        const char *value;
+        if (!yl_arg_split(cmd, argv[i], key, sizeof key, &value)) return 2;
+        bool ok = true;
         if (!strcmp(key, "scale")) {
             if (strlen(value) != 1 || !strchr("nsmlx", value[0])) {
                 fprintf(stderr, "demo: scale=%s: expected one of n, s, m, l, x\n", value);
@@ -77,41 +56,31 @@ static int parse_options(int argc, char **argv, demo_options *o) {
             }
             snprintf(o->scale, sizeof o->scale, "%s", value);
         } else if (!strcmp(key, "nc")) {
-            if (!parse_int(key, value, 1, 1000, &v)) return 2;
-            o->nc = (int)v;
+            ok = yl_arg_int(cmd, key, value, 1, 1000, &o->nc);
         } else if (!strcmp(key, "imgsz")) {
-            if (!parse_int(key, value, 32, 2048, &v)) return 2;
-            if (v % 32) {
+            ok = yl_arg_int(cmd, key, value, 32, 2048, &o->imgsz);
+            if (ok && o->imgsz % 32) {
                 fprintf(stderr, "demo: imgsz=%s: must be a multiple of 32\n", value);
                 return 2;
             }
-            o->imgsz = (int)v;
         } else if (!strcmp(key, "batch")) {
-            if (!parse_int(key, value, 1, 256, &v)) return 2;
-            o->batch = (int)v;
+            ok = yl_arg_int(cmd, key, value, 1, 256, &o->batch);
         } else if (!strcmp(key, "steps")) {
-            if (!parse_int(key, value, 1, 1000, &v)) return 2;
-            o->steps = (int)v;
+            ok = yl_arg_int(cmd, key, value, 1, 1000, &o->steps);
         } else if (!strcmp(key, "threads")) {
-            if (!parse_int(key, value, 0, 1024, &v)) return 2;
-            o->threads = (int)v;
+            ok = yl_arg_int(cmd, key, value, 0, 1024, &o->threads);
         } else if (!strcmp(key, "seed")) {
-            if (!parse_int(key, value, 0, INT64_MAX, &v)) return 2;
-            o->seed = (uint64_t)v;
+            int seed = 0;
+            ok = yl_arg_int(cmd, key, value, 0, INT32_MAX, &seed);
+            o->seed = (uint64_t)seed;
         } else if (!strcmp(key, "device")) {
-            if (!strcmp(value, "cpu")) {
-                o->device = YL_DEVICE_CPU;
-            } else if (!strcmp(value, "cuda") || !strcmp(value, "0")) {
-                o->device = YL_DEVICE_CUDA;
-            } else {
-                fprintf(stderr, "demo: device=%s: expected cpu or cuda\n", value);
-                return 2;
-            }
+            int cuda_index = 0;
+            ok = yl_arg_device(cmd, key, value, &o->device, &cuda_index);
         } else {
-            fprintf(stderr, "demo: unknown argument '%s' (known: scale, nc, imgsz, batch, steps, device, seed, "
-                            "threads)\n", key);
+            yl_arg_unknown(cmd, key, "scale, nc, imgsz, batch, steps, device, seed, threads");
             return 2;
         }
+        if (!ok) return 2;
     }
     // Training BN needs more than one value per channel at P5 (imgsz / 32 squared per image).
     if ((long long)o->batch * (o->imgsz / 32) * (o->imgsz / 32) < 2) {
@@ -285,11 +254,10 @@ static int run_demo(const demo_options *o, demo_state *s) {
 }
 
 int yl_cmd_demo(int argc, char **argv) {
-    for (int i = 0; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            print_help(stdout);
-            return 0;
-        }
+    if (yl_arg_wants_help(argc, argv)) {
+        print_help(stdout);
+        return 0;
+    }
     demo_options o;
     int code = parse_options(argc, argv, &o);
     if (code) return code;

@@ -3,11 +3,11 @@
 // file holds (metadata, lineage, class names) after checking that every tensor loads. With nc=
 // different from a file's, the model is rebuilt for nc classes and the weights transferred as
 // fine-tuning would ("Transferred 319/355 items from pretrained weights").
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/model_table.h"
 #include "engine/model/model.h"
@@ -38,43 +38,30 @@ static void print_help(FILE *out) {
             "  imgsz=640    image size for the GFLOPs\n");
 }
 
-static int parse_int(const char *key, const char *value, long long low, long long high, int *out) {
-    char *end = NULL;
-    errno = 0;
-    long long v = strtoll(value, &end, 10);
-    if (errno || !*value || *end || v < low || v > high) {
-        fprintf(stderr, "info: %s=%s: expected an integer in [%lld, %lld]\n", key, value, low, high);
-        return 0;
-    }
-    *out = (int)v;
-    return 1;
-}
-
 // Returns 0 on success, else the exit code.
 static int parse_options(int argc, char **argv, info_options *o) {
     *o = (info_options){.model = NULL, .nc = 0, .imgsz = 640};
+    const char *cmd = "info";
     for (int i = 0; i < argc; i++) {
-        const char *eq = strchr(argv[i], '=');
-        if (!eq || eq == argv[i]) {
-            fprintf(stderr, "info: '%s' is not key=value (see yoloop info --help)\n", argv[i]);
-            return 2;
-        }
-        size_t key_len = (size_t)(eq - argv[i]);
-        const char *value = eq + 1;
-        if (key_len == 5 && !strncmp(argv[i], "model", 5)) {
-            o->model = value;
-        } else if (key_len == 2 && !strncmp(argv[i], "nc", 2)) {
-            if (!parse_int("nc", value, 1, 100000, &o->nc)) return 2;
-        } else if (key_len == 5 && !strncmp(argv[i], "imgsz", 5)) {
-            if (!parse_int("imgsz", value, 32, 8192, &o->imgsz)) return 2;
-            if (o->imgsz % 32) {
+        char key[32];
+        const char *value;
+        if (!yl_arg_split(cmd, argv[i], key, sizeof key, &value)) return 2;
+        bool ok = true;
+        if (!strcmp(key, "model")) {
+            ok = yl_arg_string(cmd, key, value, &o->model);
+        } else if (!strcmp(key, "nc")) {
+            ok = yl_arg_int(cmd, key, value, 1, 100000, &o->nc);
+        } else if (!strcmp(key, "imgsz")) {
+            ok = yl_arg_int(cmd, key, value, 32, 8192, &o->imgsz);
+            if (ok && o->imgsz % 32) {
                 fprintf(stderr, "info: imgsz=%s: must be a multiple of 32\n", value);
                 return 2;
             }
         } else {
-            fprintf(stderr, "info: unknown argument '%.*s' (known: model, nc, imgsz)\n", (int)key_len, argv[i]);
+            yl_arg_unknown(cmd, key, "model, nc, imgsz");
             return 2;
         }
+        if (!ok) return 2;
     }
     if (!o->model || !o->model[0]) {
         fprintf(stderr, "info: model= is required (see yoloop info --help)\n");
@@ -185,7 +172,7 @@ static int info_pt(yl_engine *eng, const info_options *o, yl_model_config *cfg) 
 }
 
 int yl_cmd_info(int argc, char **argv) {
-    if (argc > 0 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h"))) {
+    if (yl_arg_wants_help(argc, argv)) {
         print_help(stdout);
         return 0;
     }

@@ -1,12 +1,12 @@
 // `yoloop synth out=<dir> [n=300] [imgsz=160] [seed=0] [shift=0.0] [val_fraction=0.2]
 // [classes=dentado,concave,perforation]`: writes a synthetic defect-detection dataset in the YOLO
 // layout (engine/data/synth.h), ready for `yoloop train data=<dir>/data.yaml`.
-#include <errno.h>
-#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/args.h"
 #include "cli/commands.h"
 #include "engine/data/synth.h"
 
@@ -29,30 +29,6 @@ static void print_help(FILE *out) {
             "  classes=       1 to 3 comma-separated names, given to dent, concave, perforation in order\n");
 }
 
-static int parse_long(const char *key, const char *value, long long low, long long high, long long *out) {
-    char *end = NULL;
-    errno = 0;
-    long long v = strtoll(value, &end, 10);
-    if (errno || !*value || *end || v < low || v > high) {
-        fprintf(stderr, "synth: %s=%s: expected an integer in [%lld, %lld]\n", key, value, low, high);
-        return 0;
-    }
-    *out = v;
-    return 1;
-}
-
-static int parse_float(const char *key, const char *value, float *out) {
-    char *end = NULL;
-    errno = 0;
-    double v = strtod(value, &end);
-    if (errno || !*value || *end || !isfinite(v)) {
-        fprintf(stderr, "synth: %s=%s: expected a number\n", key, value);
-        return 0;
-    }
-    *out = (float)v;
-    return 1;
-}
-
 // Splits "a,b,c" in place into at most YL_SYNTH_KINDS names; returns the count, 0 on error.
 static int split_classes(char *list, const char **names) {
     int count = 0;
@@ -73,38 +49,33 @@ int yl_cmd_synth(int argc, char **argv) {
     yl_synth_options o = yl_synth_defaults();
     const char *names[YL_SYNTH_KINDS];
     char classes_buffer[1024];
+    const char *cmd = "synth";
+    if (yl_arg_wants_help(argc, argv)) {
+        print_help(stdout);
+        return 0;
+    }
     for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            print_help(stdout);
-            return 0;
-        }
-        const char *eq = strchr(argv[i], '=');
-        if (!eq || eq == argv[i]) {
-            fprintf(stderr, "synth: '%s' is not key=value (see yoloop synth --help)\n", argv[i]);
-            return 2;
-        }
-        size_t key_len = (size_t)(eq - argv[i]);
         char key[32];
-        if (key_len >= sizeof key) key_len = sizeof key - 1;
-        memcpy(key, argv[i], key_len);
-        key[key_len] = '\0';
-        const char *value = eq + 1;
-        long long number = 0;
+        const char *value;
+        if (!yl_arg_split(cmd, argv[i], key, sizeof key, &value)) return 2;
+        bool ok = true;
+        double number = 0.0;
         if (!strcmp(key, "out")) {
-            o.out_dir = value;
+            ok = yl_arg_string(cmd, key, value, &o.out_dir);
         } else if (!strcmp(key, "n")) {
-            if (!parse_long(key, value, 2, 1000000, &number)) return 2;
-            o.n = (int)number;
+            ok = yl_arg_int(cmd, key, value, 2, 1000000, &o.n);
         } else if (!strcmp(key, "imgsz")) {
-            if (!parse_long(key, value, 32, 4096, &number)) return 2;
-            o.imgsz = (int)number;
+            ok = yl_arg_int(cmd, key, value, 32, 4096, &o.imgsz);
         } else if (!strcmp(key, "seed")) {
-            if (!parse_long(key, value, 0, (long long)(~0ULL >> 1), &number)) return 2;
-            o.seed = (uint64_t)number;
+            int seed = 0;
+            ok = yl_arg_int(cmd, key, value, 0, INT32_MAX, &seed);
+            o.seed = (uint64_t)seed;
         } else if (!strcmp(key, "shift")) {
-            if (!parse_float(key, value, &o.shift)) return 2;
+            ok = yl_arg_double(cmd, key, value, 0.0, 1.0, &number);
+            o.shift = (float)number;
         } else if (!strcmp(key, "val_fraction")) {
-            if (!parse_float(key, value, &o.val_fraction)) return 2;
+            ok = yl_arg_double(cmd, key, value, 0.0, 1.0, &number);
+            o.val_fraction = (float)number;
         } else if (!strcmp(key, "classes")) {
             if (strlen(value) >= sizeof classes_buffer) {
                 fprintf(stderr, "synth: classes= is too long\n");
@@ -115,10 +86,10 @@ int yl_cmd_synth(int argc, char **argv) {
             if (!o.class_count) return 2;
             o.class_names = names;
         } else {
-            fprintf(stderr, "synth: unknown argument '%s' (known: out, n, imgsz, seed, shift, val_fraction, classes)\n",
-                    key);
+            yl_arg_unknown(cmd, key, "out, n, imgsz, seed, shift, val_fraction, classes");
             return 2;
         }
+        if (!ok) return 2;
     }
     if (!o.out_dir || !o.out_dir[0]) {
         fprintf(stderr, "synth: out= is required (see yoloop synth --help)\n");
