@@ -4,5 +4,8 @@
 
 int yl_cmd_demo(int argc, char **argv);
 int yl_cmd_info(int argc, char **argv);
+int yl_cmd_predict(int argc, char **argv);
 int yl_cmd_synth(int argc, char **argv);
+int yl_cmd_train(int argc, char **argv);
+int yl_cmd_val(int argc, char **argv);
 int yl_cmd_version(int argc, char **argv);
