@@ -221,8 +221,24 @@ static void test_freeze(const char *root, const char *data) {
     yl_safetensors st;
     CHECK_OK(yl_safetensors_open(&st, state));
     int frozen_same = 0, frozen_total = 0, free_changed = 0;
+    int stats_frozen_same = 0, stats_frozen_total = 0, stats_free_changed = 0;
     for (int i = 0; init && i < yl_model_state_count(init); i++) {
         yl_state_entry *e = yl_model_state_at(init, i);
+        if (e->kind == YL_STATE_BN_RUNNING_MEAN || e->kind == YL_STATE_BN_RUNNING_VAR) {
+            // Frozen layers' BatchNorms run in eval mode: their running statistics stay put.
+            char key[128];
+            snprintf(key, sizeof key, "model/%s", e->name);
+            const yl_safetensors_entry *en = yl_safetensors_find(&st, key);
+            if (!en) continue;
+            int same = !memcmp(yl_safetensors_data(&st, en), e->value.data, en->nbytes);
+            if (e->layer < 10) {
+                stats_frozen_total++;
+                stats_frozen_same += same;
+            } else {
+                stats_free_changed += !same;
+            }
+            continue;
+        }
         if (!e->is_parameter) continue;
         char key[128];
         snprintf(key, sizeof key, "model/%s", e->name);
@@ -239,6 +255,9 @@ static void test_freeze(const char *root, const char *data) {
     CHECK(frozen_total > 0 && frozen_same == frozen_total, "frozen layers: %d of %d unchanged", frozen_same,
           frozen_total);
     CHECK(free_changed > 0, "no parameter of layers >= 10 changed");
+    CHECK(stats_frozen_total > 0 && stats_frozen_same == stats_frozen_total,
+          "frozen layers' BN running stats: %d of %d unchanged", stats_frozen_same, stats_frozen_total);
+    CHECK(stats_free_changed > 0, "no BN running stat of layers >= 10 changed");
     yl_safetensors_close(&st);
     if (init) yl_model_destroy(init);
     yl_engine_release(&eng);

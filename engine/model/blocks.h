@@ -37,6 +37,7 @@ typedef struct {
     int down_out;  // output resolution divisor
     bool has_bn;
     yl_conv_act act;  // after BN; SiLU unless the model config says otherwise
+    bool bn_frozen;   // BN in eval mode even in a training forward (a frozen layer, as Ultralytics)
     int first_entry;
     // Views of the state entries (after bind).
     yl_tensor *weight, *bias, *gamma, *beta, *running_mean, *running_var;

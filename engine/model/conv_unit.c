@@ -77,14 +77,15 @@ yl_status yl_conv_unit_forward(yl_block_context *ctx, yl_conv_unit *u, const yl_
         status = yl_conv2d_forward(ctx->eng, x, u->weight, u->bias, &u->out.value, &cp);
     } else {
         status = yl_conv2d_forward(ctx->eng, x, u->weight, NULL, &u->conv_out, &cp);
+        bool batch_stats = ctx->training && !u->bn_frozen;
         if (status == YL_OK && u->act == YL_CONV_ACT_IDENTITY)
-            status = ctx->training ? yl_batchnorm2d_forward_train(ctx->eng, &u->conv_out, u->gamma, u->beta,
-                                                                  u->running_mean, u->running_var, &u->out.value,
-                                                                  &u->save_mean, &u->save_invstd, &ctx->bn)
-                                   : yl_batchnorm2d_forward_eval(ctx->eng, &u->conv_out, u->gamma, u->beta,
-                                                                 u->running_mean, u->running_var, &u->out.value,
-                                                                 &ctx->bn);
-        else if (status == YL_OK && ctx->training)
+            status = batch_stats ? yl_batchnorm2d_forward_train(ctx->eng, &u->conv_out, u->gamma, u->beta,
+                                                                u->running_mean, u->running_var, &u->out.value,
+                                                                &u->save_mean, &u->save_invstd, &ctx->bn)
+                                 : yl_batchnorm2d_forward_eval(ctx->eng, &u->conv_out, u->gamma, u->beta,
+                                                               u->running_mean, u->running_var, &u->out.value,
+                                                               &ctx->bn);
+        else if (status == YL_OK && batch_stats)
             status = yl_bn_silu_forward_train(ctx->eng, &u->conv_out, u->gamma, u->beta, u->running_mean,
                                               u->running_var, &u->bn_out, &u->out.value, &u->save_mean,
                                               &u->save_invstd, &ctx->bn);
@@ -108,16 +109,20 @@ static yl_status conv_unit_backward(yl_block_context *ctx, yl_conv_unit *u, yl_a
             YL_TRY(yl_silu_backward(ctx->eng, &u->bn_out, &u->out.grad, &d_silu, false));
             d_bn = &d_silu;
         }
-        if (ctx->fresh_grads) {
+        // A frozen layer's BN ran with running statistics: its backward is the eval-mode one.
+        // Parameter gradients accumulate and dx must not, so unless the gradients are fresh the
+        // BN parameter gradients go through scratch and are added here.
+        yl_tensor dgamma = yl_view_1d(&ctx->scratch_dgamma, u->c_out);
+        yl_tensor dbeta = yl_view_1d(&ctx->scratch_dbeta, u->c_out);
+        yl_tensor *out_gamma = ctx->fresh_grads ? u->grad_gamma : &dgamma;
+        yl_tensor *out_beta = ctx->fresh_grads ? u->grad_beta : &dbeta;
+        if (u->bn_frozen)
+            YL_TRY(yl_batchnorm2d_backward_eval(ctx->eng, &u->conv_out, d_bn, u->gamma, u->running_mean,
+                                                u->running_var, &d_conv, out_gamma, out_beta, &ctx->bn, false));
+        else
             YL_TRY(yl_batchnorm2d_backward_train(ctx->eng, &u->conv_out, d_bn, u->gamma, &u->save_mean,
-                                                 &u->save_invstd, &d_conv, u->grad_gamma, u->grad_beta, false));
-        } else {
-            // The BN op's accumulate flag covers dx too, so its parameter gradients go through
-            // scratch and are added here: parameter gradients accumulate, dx must not.
-            yl_tensor dgamma = yl_view_1d(&ctx->scratch_dgamma, u->c_out);
-            yl_tensor dbeta = yl_view_1d(&ctx->scratch_dbeta, u->c_out);
-            YL_TRY(yl_batchnorm2d_backward_train(ctx->eng, &u->conv_out, d_bn, u->gamma, &u->save_mean,
-                                                 &u->save_invstd, &d_conv, &dgamma, &dbeta, false));
+                                                 &u->save_invstd, &d_conv, out_gamma, out_beta, false));
+        if (!ctx->fresh_grads) {
             YL_TRY(yl_add_backward(ctx->eng, &dgamma, u->grad_gamma, NULL, true));
             YL_TRY(yl_add_backward(ctx->eng, &dbeta, u->grad_beta, NULL, true));
         }

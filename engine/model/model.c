@@ -297,3 +297,15 @@ yl_status yl_model_zero_grad(yl_model *m) {
     m->fresh_grads = true;
     return YL_OK;
 }
+
+yl_status yl_model_set_frozen_bn_layers(yl_model *m, const bool *frozen, int layer_count) {
+    if (!m || (!frozen && layer_count)) return yl_error(YL_ERR_INVALID_ARG, "model: NULL argument");
+    if (layer_count < 0 || layer_count > YL_YOLOV8_LAYER_COUNT)
+        return yl_error(YL_ERR_INVALID_ARG, "model: %d frozen-layer flags (0..%d)", layer_count, YL_YOLOV8_LAYER_COUNT);
+    for (int u = 0; u < m->unit_count; u++) {
+        int layer = -1;
+        sscanf(m->units[u]->name, "model.%d.", &layer);
+        m->units[u]->bn_frozen = layer >= 0 && layer < layer_count && frozen[layer];
+    }
+    return YL_OK;
+}

@@ -71,6 +71,10 @@ int64_t yl_model_num_batches_tracked(const yl_model *m);
 yl_status yl_model_store_num_batches_tracked(yl_model *m);
 yl_status yl_model_load_num_batches_tracked(yl_model *m);
 
+// Layers whose BatchNorms run in eval mode during training (running statistics, no update), as
+// Ultralytics does for frozen layers: frozen[i] for layer i < layer_count; others train normally.
+yl_status yl_model_set_frozen_bn_layers(yl_model *m, const bool *frozen, int layer_count);
+
 // ---- running it ----------------------------------------------------------------------------
 // Carves activations for inputs up to (batch, 3, height, width); height and width multiples of
 // 32. gradients = false plans a forward-only model (half the memory). Re-planning replaces the

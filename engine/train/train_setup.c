@@ -141,6 +141,7 @@ static yl_status build_optimizer(yl_trainer *t) {
     yl_freeze_spec freeze = {.first = o->freeze, .layers = o->freeze_list, .layer_count = o->freeze_list_count};
     YL_TRY(yl_param_groups_build_for_model(&t->groups, t->model, &freeze));
     t->groups_ready = true;
+    YL_TRY(yl_model_set_frozen_bn_layers(t->model, t->groups.frozen_layers, YL_YOLOV8_LAYER_COUNT));
 
     int64_t dataset_size = t->train_set.count;
     double weight_decay = yl_scaled_weight_decay(o->weight_decay, o->batch, o->nbs);
