@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Training throughput on the CPU, yoloop vs Ultralytics 8.3.166: yolov8n from yolov8n.yaml, the
+# same synthetic data (yoloop synth), batch, threads and loader workers, one size after the other.
+# Each side runs its real trainer (augmenting loader, forward, loss, backward, optimizer, EMA) and
+# stamps the end of every batch (yoloop: bench_train's progress callback; Ultralytics: an
+# on_train_batch_end callback in ultralytics_train.py); warmup + 1 batches are untimed, the next
+# `steps` are timed; no validation, setup or checkpoint time is included. Prints a table:
+#   imgsz, batch, yoloop s/img, Ultralytics s/img, ratio (Ultralytics / yoloop: > 1 = yoloop faster),
+#   yoloop step s/img (forward..optimizer, no loader wait), yoloop loader alone s/img, load average.
+#
+#   bench/run_train.sh [sizes=320:8,640:4] [warmup=2] [steps=6] [threads=2] [workers=2] [n=96]
+#
+# Environment: BUILD_DIR (default build; configured and bench_train + yoloop built if needed),
+# PYTHON (default build/refenv/bin/python from tools/setup.sh --reference). Without Ultralytics
+# the Ultralytics column reads "-".
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=${BUILD_DIR:-$root/build}
+python=${PYTHON:-$root/build/refenv/bin/python}
+sizes=320:8,640:4 warmup=2 steps=6 threads=2 workers=2 n=96
+for arg in "$@"; do
+    case "$arg" in
+        -h | --help) sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        sizes=* | warmup=* | steps=* | threads=* | workers=* | n=*) declare "${arg%%=*}=${arg#*=}" ;;
+        *) echo "run_train: unknown argument $arg" >&2; exit 2 ;;
+    esac
+done
+[ -f "$build/CMakeCache.txt" ] || cmake -S "$root" -B "$build" >&2
+if ! cmake --build "$build" --target bench_train yoloop -j2 >&2; then
+    # Others edit the tree while it builds; older binaries still measure what they were built with.
+    [ -x "$build/bench_train" ] && [ -x "$build/yoloop" ] || { echo "run_train: build failed" >&2; exit 1; }
+    echo "run_train: WARNING: the build failed; running the previous binaries" >&2
+fi
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+"$build/yoloop" synth out="$work/data" n="$n" imgsz=640 seed=0 >&2
+data=$work/data/data.yaml
+have_ul=0
+"$python" -c 'import ultralytics' 2>/dev/null && have_ul=1
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
+
+rows=()
+for size in ${sizes//,/ }; do
+    imgsz=${size%%:*} batch=${size#*:}
+    l0=$(load)
+    y=$(OMP_NUM_THREADS=$threads "$build/bench_train" data="$data" imgsz="$imgsz" batch="$batch" warmup="$warmup" \
+        steps="$steps" workers="$workers" threads="$threads" | tail -1)
+    echo "$y" >&2
+    u="-"
+    if [ $have_ul = 1 ]; then
+        ul=$(OMP_NUM_THREADS=$threads "$python" "$root/bench/ultralytics_train.py" speed data="$data" imgsz="$imgsz" \
+            batch="$batch" warmup="$warmup" steps="$steps" workers="$workers" threads="$threads" \
+            project="$work/ul" 2>"$work/ul.log" | tail -1) || { tail -20 "$work/ul.log" >&2; ul=""; }
+        echo "$ul" >&2
+        u=$(echo "$ul" | field s_per_img)
+        [ -n "$u" ] || u="-"
+    fi
+    ys=$(echo "$y" | field s_per_img)
+    ratio=$(awk -v u="$u" -v y="$ys" 'BEGIN { if (u == "-" || y <= 0) print "-"; else printf "%.2f", u / y }')
+    rows+=("$(printf '%5s %5s %12s %12s %6s %14s %14s   %s -> %s' "$imgsz" "$batch" "$ys" "$u" "$ratio" \
+        "$(echo "$y" | field step_s_per_img)" "$(echo "$y" | field loader_alone_s_per_img)" "$l0" "$(load)")")
+done
+echo "yolov8n training throughput, CPU, threads=$threads workers=$workers, $steps timed steps after $((warmup + 1)) untimed"
+printf '%5s %5s %12s %12s %6s %14s %14s   %s\n' imgsz batch "yoloop s/img" "ultra s/img" ratio \
+    "yl step s/img" "yl loader s/img" "load avg (before -> after)"
+printf '%s\n' "${rows[@]}"
