@@ -30,15 +30,8 @@ for arg in "$@"; do
     esac
 done
 
-if [ ! -f "$build/CMakeCache.txt" ]; then
-    echo "run_loss_eval: configuring $build" >&2
-    cmake -S "$root" -B "$build" >&2
-fi
-if ! cmake --build "$build" --target bench_loss_eval -j2 >&2; then
-    # Others edit the tree while it builds; an older binary still measures what it was built with.
-    [ -x "$build/bench_loss_eval" ] || { echo "run_loss_eval: building bench_loss_eval failed" >&2; exit 1; }
-    echo "run_loss_eval: WARNING: the build failed; running the previous $build/bench_loss_eval" >&2
-fi
+source "$root/bench/build_bench.sh"
+build_bench run_loss_eval "$build" "$root" bench_loss_eval
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -32,15 +32,8 @@ for arg in "$@"; do
     esac
 done
 
-if [ ! -f "$build/CMakeCache.txt" ]; then
-    echo "run_model: configuring $build" >&2
-    cmake -S "$root" -B "$build" >&2
-fi
-if ! cmake --build "$build" --target bench_model -j2 >&2; then
-    # Others edit the tree while it builds; an older binary still measures what it was built with.
-    [ -x "$build/bench_model" ] || { echo "run_model: building bench_model failed" >&2; exit 1; }
-    echo "run_model: WARNING: the build failed; running the previous $build/bench_model" >&2
-fi
+source "$root/bench/build_bench.sh"
+build_bench run_model "$build" "$root" bench_model
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -22,15 +22,8 @@ for arg in "$@"; do
     esac
 done
 
-if [ ! -f "$build/CMakeCache.txt" ]; then
-    echo "run_ops: configuring $build" >&2
-    cmake -S "$root" -B "$build" >&2
-fi
-if ! cmake --build "$build" --target bench_ops -j2 >&2; then
-    # Others edit the tree while it builds; an older binary still measures the ops it was built with.
-    [ -x "$build/bench_ops" ] || { echo "run_ops: building bench_ops failed" >&2; exit 1; }
-    echo "run_ops: WARNING: the build failed; running the previous $build/bench_ops" >&2
-fi
+source "$root/bench/build_bench.sh"
+build_bench run_ops "$build" "$root" bench_ops
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -25,12 +25,8 @@ for arg in "$@"; do
         *) echo "run_train: unknown argument $arg" >&2; exit 2 ;;
     esac
 done
-[ -f "$build/CMakeCache.txt" ] || cmake -S "$root" -B "$build" >&2
-if ! cmake --build "$build" --target bench_train yoloop -j2 >&2; then
-    # Others edit the tree while it builds; older binaries still measure what they were built with.
-    [ -x "$build/bench_train" ] && [ -x "$build/yoloop" ] || { echo "run_train: build failed" >&2; exit 1; }
-    echo "run_train: WARNING: the build failed; running the previous binaries" >&2
-fi
+source "$root/bench/build_bench.sh"
+build_bench run_train "$build" "$root" bench_train yoloop
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 "$build/yoloop" synth out="$work/data" n="$n" imgsz=640 seed=0 >&2
