@@ -1,6 +1,8 @@
 // `yoloop synth out=<dir> [n=300] [imgsz=160] [seed=0] [shift=0.0] [val_fraction=0.2]
-// [classes=dentado,concave,perforation]`: writes a synthetic defect-detection dataset in the YOLO
-// layout (engine/data/synth.h), ready for `yoloop train data=<dir>/data.yaml`.
+// [classes=dentado,concave,perforation] [ls_json=<path> [task_id_base=1] [split=all]]`: writes a
+// synthetic defect-detection dataset in the YOLO layout (engine/data/synth.h), ready for
+// `yoloop train data=<dir>/data.yaml`, and optionally the same images as a Label Studio JSON
+// export (cli/synth_ls_export.h) to play successive exports in demos and cycle tests.
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,12 +10,13 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/synth_ls_export.h"
 #include "engine/data/synth.h"
 
 static void print_help(FILE *out) {
     fprintf(out,
             "usage: yoloop synth out=<dir> [n=300] [imgsz=160] [seed=0] [shift=0.0] [val_fraction=0.2]\n"
-            "                    [classes=dentado,concave,perforation]\n"
+            "                    [classes=dentado,concave,perforation] [ls_json=<path> [task_id_base=1] [split=all]]\n"
             "\n"
             "Writes a synthetic defect-detection dataset: brushed-metal surfaces with dents, concave areas\n"
             "and perforations, 0 to 4 per image (some images are background only), in the YOLO layout:\n"
@@ -26,7 +29,11 @@ static void print_help(FILE *out) {
             "  shift=0.0      0 to 1: moves the distribution (lighting, texture scale, defect size and\n"
             "                 contrast, colour cast), e.g. to demonstrate continual learning\n"
             "  val_fraction=0.2  share of the images in the val split\n"
-            "  classes=       1 to 3 comma-separated names, given to dent, concave, perforation in order\n");
+            "  classes=       1 to 3 comma-separated names, given to dent, concave, perforation in order\n"
+            "  ls_json=       also write the images as a Label Studio JSON export (one task per image, one\n"
+            "                 submitted annotation, data.image \"/data/upload/1/<file>\")\n"
+            "  task_id_base=1 id of the first task in ls_json\n"
+            "  split=all      which images go into ls_json: train, val or all\n");
 }
 
 // Splits "a,b,c" in place into at most YL_SYNTH_KINDS names; returns the count, 0 on error.
@@ -50,6 +57,8 @@ int yl_cmd_synth(int argc, char **argv) {
     const char *names[YL_SYNTH_KINDS];
     char classes_buffer[1024];
     const char *cmd = "synth";
+    const char *ls_json = NULL, *split = "all";
+    int task_id_base = 1;
     if (yl_arg_wants_help(argc, argv)) {
         print_help(stdout);
         return 0;
@@ -85,8 +94,16 @@ int yl_cmd_synth(int argc, char **argv) {
             o.class_count = split_classes(classes_buffer, names);
             if (!o.class_count) return 2;
             o.class_names = names;
+        } else if (!strcmp(key, "ls_json")) {
+            ok = yl_arg_string(cmd, key, value, &ls_json);
+        } else if (!strcmp(key, "task_id_base")) {
+            ok = yl_arg_int(cmd, key, value, 1, INT32_MAX / 2, &task_id_base);
+        } else if (!strcmp(key, "split")) {
+            ok = !strcmp(value, "train") || !strcmp(value, "val") || !strcmp(value, "all");
+            if (!ok) fprintf(stderr, "synth: split=%s: expected train, val or all\n", value);
+            split = value;
         } else {
-            yl_arg_unknown(cmd, key, "out, n, imgsz, seed, shift, val_fraction, classes");
+            yl_arg_unknown(cmd, key, "out, n, imgsz, seed, shift, val_fraction, classes, ls_json, task_id_base, split");
             return 2;
         }
         if (!ok) return 2;
@@ -105,5 +122,21 @@ int yl_cmd_synth(int argc, char **argv) {
            report.backgrounds[1]);
     for (int i = 0; i < o.class_count; i++) printf("  class %d %-12s %d objects\n", i, o.class_names[i], report.objects_per_class[i]);
     printf("  data: %s/data.yaml\n", o.out_dir);
+    if (ls_json) {
+        static const char *const default_names[] = {"dentado", "concave", "perforation"};
+        yl_synth_ls_options ls = {.dataset_dir = o.out_dir,
+                                  .split = split,
+                                  .names = o.class_names ? o.class_names : default_names,
+                                  .nc = o.class_count > 0 ? o.class_count : YL_SYNTH_KINDS,
+                                  .task_id_base = task_id_base,
+                                  .path = ls_json};
+        long tasks = 0;
+        if (yl_synth_write_ls_export(&ls, &tasks) != YL_OK) {
+            fprintf(stderr, "synth: ls_json: %s\n", yl_last_error());
+            return 1;
+        }
+        printf("  Label Studio JSON export: %s (%ld tasks, ids %d to %ld, split %s)\n", ls_json, tasks, task_id_base,
+               task_id_base + tasks - 1, split);
+    }
     return 0;
 }
