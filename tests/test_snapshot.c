@@ -192,12 +192,25 @@ static void test_json_export_fixture(void) {
     CHECK(s.boxes_rotated == 1, "rotated box counted: %ld", s.boxes_rotated);
     CHECK(find_item(&s, "task:3") && find_item(&s, "task:8") && find_item(&s, "task:14"),
           "upload prefix fallback, local-files and http names");
-    // Images are hard links of the images folder (no copy).
+    // Images are copied once into cache/images (an in-place edit of the user's file must not
+    // change the snapshot), and the snapshot holds hard links of the cached copies.
     struct stat a, b;
     snprintf(path, sizeof path, "%s/images/2bd44c48-IMG_1842.JPG", s.dir);
     char source[1200];
     snprintf(source, sizeof source, "%s/2bd44c48-IMG_1842.JPG", images);
-    CHECK(stat(path, &a) == 0 && stat(source, &b) == 0 && a.st_ino == b.st_ino, "image hard-linked");
+    CHECK(stat(path, &a) == 0 && stat(source, &b) == 0 && a.st_ino != b.st_ino && a.st_size == b.st_size,
+          "image copied, not linked to the user's file");
+    CHECK(a.st_nlink == 2, "snapshot image is a hard link of the cached copy (links: %ld)", (long)a.st_nlink);
+    FILE *edit = fopen(source, "r+b");
+    CHECK(edit != NULL, "open the user's image for an in-place edit");
+    if (edit) {
+        fputc(0x5a, edit);
+        fclose(edit);
+    }
+    char sha[65];
+    CHECK_OK(yl_fs_sha256_file(path, sha));
+    CHECK(!strcmp(sha, find_item(&s, "task:1") ? find_item(&s, "task:1")->sha256 : ""),
+          "an in-place edit of the user's image leaves the snapshot unchanged");
     snprintf(path, sizeof path, "%s/tasks.json", s.dir);
     CHECK(yl_fs_is_file(path), "tasks.json kept");
     snprintf(path, sizeof path, "%s/manifest.json", s.dir);

@@ -65,6 +65,23 @@ static yl_status fsync_file(const char *path) {
     return YL_OK;
 }
 
+// A snapshot must not change after it is taken. Images of a manual export live in the user's
+// folder, where a hard link would follow an in-place edit, so they are first copied into
+// cache/images/ under their content hash (one copy per distinct image, shared by every snapshot);
+// images the Label Studio source downloaded are already there.
+static yl_status link_through_cache(yl_snapshot_builder *b, const yl_snapshot_item_spec *spec, const char *image_dst) {
+    char cache_dir[1024], cached[1800], sha[65];
+    YL_TRY(yl_workspace_path(b->config, "cache/images", cache_dir, sizeof cache_dir));
+    size_t n = strlen(cache_dir);
+    if (!strncmp(spec->image_path, cache_dir, n) && spec->image_path[n] == '/')
+        return yl_fs_link_or_copy(spec->image_path, image_dst);
+    YL_TRY(yl_fs_mkdirs(cache_dir));
+    YL_TRY(yl_fs_sha256_file(spec->image_path, sha));
+    snprintf(cached, sizeof cached, "%s/sha256-%.16s_%s", cache_dir, sha, spec->image_name);
+    if (!yl_fs_is_file(cached)) YL_TRY(yl_fs_copy_file(spec->image_path, cached));
+    return yl_fs_link_or_copy(cached, image_dst);
+}
+
 yl_status yl_snapshot_add_item(yl_snapshot_builder *b, const yl_snapshot_item_spec *spec, int *added) {
     *added = 0;
     char label_name[600], image_rel[600], label_rel[620], image_dst[1700], label_dst[1700];
@@ -76,7 +93,7 @@ yl_status yl_snapshot_add_item(yl_snapshot_builder *b, const yl_snapshot_item_sp
     if (yl_fs_exists(label_dst) || yl_fs_exists(image_dst))
         return yl_snapshot_warn(b, "%s: image '%s' would share %s with an earlier image; skipped", spec->key,
                                 spec->image_name, label_rel);
-    YL_TRY(yl_fs_link_or_copy(spec->image_path, image_dst));
+    YL_TRY(link_through_cache(b, spec, image_dst));
     YL_TRY(fsync_file(image_dst));
     size_t label_size = strlen(spec->label_text);
     YL_TRY(yl_fs_write_atomic(label_dst, spec->label_text, label_size));

@@ -2,7 +2,9 @@
 // "Snapshot"), from a live Label Studio project or a manual export, written to
 //
 //   snapshots/<stamp>/tasks.json      the export as read (JSON sources; absent for a YOLO export)
-//   snapshots/<stamp>/images/<name>   hard links into cache/images (one download per image)
+//   snapshots/<stamp>/images/<name>   hard links into cache/images (one download, or for a manual
+//                                     export one copy, per image: later edits of the user's files
+//                                     never reach a snapshot)
 //   snapshots/<stamp>/labels/<stem>.txt   YOLO lines with class ids in the workspace's `names` order
 //   snapshots/<stamp>/manifest.json   {"id", "created_at", "source": {...}, "names": [...],
 //       "counts": {yl_ls_annotation_counts fields..., "images_failed"}, "warnings": [...],

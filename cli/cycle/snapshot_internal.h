@@ -28,7 +28,8 @@ __attribute__((format(printf, 2, 3)))
 #endif
 yl_status yl_snapshot_warn(yl_snapshot_builder *b, const char *fmt, ...);
 
-// Adds one item: hard-links `image_path` as images/<image_name>, writes `label_text` as
+// Adds one item: hard-links `image_path` (through cache/images/ when it is not there already)
+// as images/<image_name>, writes `label_text` as
 // labels/<stem>.txt, hashes both. A second image with the same stem is skipped with a warning
 // (*added = 0): two images cannot share one label file.
 typedef struct {
