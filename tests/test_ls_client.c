@@ -236,6 +236,8 @@ static void test_personal_access_token(void) {
         CHECK_STATUS(yl_ls_get_project(client, 1, &project), YL_ERR_IO);
         CHECK(strstr(yl_last_error(), "rejected the Personal Access Token") && strstr(yl_last_error(), "HTTP 401"),
               "unknown PAT: %s", yl_last_error());
+        CHECK(yl_ls_client_last_http_status(client) == 401, "a refused refresh reads as HTTP 401, got %ld",
+              yl_ls_client_last_http_status(client));
         check_no_secret("unknown PAT");
         yl_ls_client_close(client);
     }

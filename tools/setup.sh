@@ -11,7 +11,7 @@ reference=0
 
 packages=(build-essential cmake pkg-config
           libopenblas-openmp-dev libcjson-dev libcurl4-openssl-dev libstb-dev
-          libyaml-dev libzip-dev libmicrohttpd-dev)
+          libyaml-dev libzip-dev libmicrohttpd-dev libssl-dev)
 for arg in "$@"; do
   case "$arg" in
     --bench) packages+=(python3-torch python3-numpy) ;;

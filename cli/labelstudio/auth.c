@@ -23,6 +23,7 @@ struct yl_ls_auth {
     char *header;      // last header value handed out
     char source[600];
     int refreshes;
+    long refresh_status;  // HTTP status of the last refresh answer, 0 when none arrived
 };
 
 static void wipe_free(char *secret) {
@@ -212,6 +213,8 @@ yl_ls_token_kind yl_ls_auth_kind(const yl_ls_auth *auth) { return auth->kind; }
 const char *yl_ls_auth_source(const yl_ls_auth *auth) { return auth->source; }
 int yl_ls_auth_refresh_count(const yl_ls_auth *auth) { return auth->refreshes; }
 
+long yl_ls_auth_refresh_status(const yl_ls_auth *auth) { return auth->refresh_status; }
+
 int yl_ls_auth_invalidate(yl_ls_auth *auth) {
     if (auth->kind != YL_LS_TOKEN_PERSONAL_ACCESS) return 0;
     wipe_free(auth->access);
@@ -276,6 +279,7 @@ static yl_status refresh(yl_ls_auth *auth, yl_http *http, const char *base_url) 
     yl_http_response response;
     yl_status status = yl_http_perform(http, &request, &response);
     wipe_free(body);
+    auth->refresh_status = status == YL_OK ? response.status : 0;
     char message[2048], detail[256];
     if (status != YL_OK) {
         snprintf(message, sizeof message, "Label Studio: refreshing the Personal Access Token failed: %s",

@@ -50,6 +50,9 @@ int yl_ls_auth_invalidate(yl_ls_auth *auth);
 
 // Number of refreshes done so far (tests and diagnostics).
 int yl_ls_auth_refresh_count(const yl_ls_auth *auth);
+// HTTP status of the last /api/token/refresh/ answer (0 when none arrived): 401 when Label
+// Studio refused the PAT (revoked, blacklisted, another instance).
+long yl_ls_auth_refresh_status(const yl_ls_auth *auth);
 
 // Replaces every occurrence of the token and of the cached access token in `text` with "***".
 void yl_ls_auth_scrub(const yl_ls_auth *auth, char *text);

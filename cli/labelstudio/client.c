@@ -121,7 +121,11 @@ yl_status yl_ls_perform(yl_ls_client *client, const yl_ls_request *request, yl_h
     for (int attempt = 0; attempt < 2; attempt++) {
         if (!request->no_auth) {
             status = yl_ls_auth_header(client->auth, client->http, client->base_url, &http_request.authorization);
-            if (status != YL_OK) break;
+            if (status != YL_OK) {
+                long refused = yl_ls_auth_refresh_status(client->auth);  // a refused PAT: 401
+                client->last_status = refused >= 400 ? refused : 0;
+                break;
+            }
         }
         status = yl_http_perform(client->http, &http_request, response);
         client->last_status = status == YL_OK ? response->status : 0;

@@ -49,7 +49,8 @@ void yl_ls_client_close(yl_ls_client *client);
 const char *yl_ls_client_url(const yl_ls_client *client);
 yl_ls_token_kind yl_ls_client_token_kind(const yl_ls_client *client);
 int yl_ls_client_token_refreshes(const yl_ls_client *client);
-// HTTP status of the last response (0 when none arrived): 401 means the token was refused.
+// HTTP status of the last response (0 when none arrived): 401 means the token was refused (for a
+// PAT also when /api/token/refresh/ refused it).
 long yl_ls_client_last_http_status(const yl_ls_client *client);
 
 // A JSON call for anything not wrapped below. `path` starts with '/' (relative to the base URL);
@@ -178,6 +179,8 @@ typedef struct {
 //                                       redirects followed, the token only sent to Label Studio
 //   http(s)://...                       the token only when the origin is Label Studio's
 // When dest_path exists it is kept if its size equals expected_size (> 0), or, with
-// expected_size <= 0, the size a HEAD request reports. An HTML answer (a login page) is refused.
+// expected_size <= 0, the size a HEAD request reports; an upload (unique name, never rewritten) is
+// also kept when HEAD reports no size (Label Studio 1.23 sends none). An HTML answer (a login
+// page) is refused.
 yl_status yl_ls_download_image(yl_ls_client *client, const char *data_url, long task_id, const char *dest_path,
                                long long expected_size, yl_ls_download_result *result);

@@ -273,7 +273,10 @@ yl_status yl_ls_download_image(yl_ls_client *client, const char *data_url, long 
             yl_http_response_free(&head);
             yl_clear_error();  // a failed HEAD only means "download it"
         }
-        if (want >= 0 && want == present) {
+        // Label Studio 1.23 serves uploads without a Content-Length. An upload's name is unique
+        // (<8hex>-<name>) and its bytes never change, and downloads land via rename: keep it.
+        int unique_upload = want < 0 && source.form == FORM_UPLOAD;
+        if ((want >= 0 && want == present) || unique_upload) {
             result->skipped = 1;
             result->bytes = present;
             snprintf(result->source, sizeof result->source, "present");
