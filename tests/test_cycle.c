@@ -1,0 +1,570 @@
+// The continual-learning cycle end to end (cli/cycle/cycle.h, `yoloop init`, `yoloop cycle`) on a
+// tiny model and synthetic images served through a Label Studio JSON export:
+//   init -> cycle 1 baseline -> cycle 2 nothing new -> dry run writes nothing -> cycle 3 fine-tunes
+//   and loses (min_gain 1) -> cycle 4 fine-tunes and deploys (min_gain -1) -> kills at several
+//   steps leave the deployed pointer, the history and earlier snapshots as they were -> the next
+//   cycle succeeds. Kills run in a re-executed copy of this program (a fresh process: forking a
+//   process that has used OpenMP is not safe).
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "cli/commands.h"
+#include "cli/cycle/cycle.h"
+#include "cli/cycle/cycle_internal.h"
+#include "cli/cycle/history.h"
+#include "cli/cycle/registry.h"
+#include "cli/cycle/workspace.h"
+#include "cli/fs_util.h"
+#include "engine/data/dataset.h"
+#include "engine/data/image_list.h"
+#include "engine/data/synth.h"
+#include "engine/model/model.h"
+#include "test_common.h"
+#include "weights/checkpoint.h"
+
+static const char *const NAMES[] = {"dentado", "concave", "perforation"};
+static char g_tmp[512], g_ws[600], g_export_dir[600], g_incoming[600];
+static char g_self[1024];
+
+static int run_cmd(int (*cmd)(int, char **), int argc, const char **argv) {
+    fflush(stdout);
+    return cmd(argc, (char **)argv);
+}
+
+// ---- fixtures --------------------------------------------------------------------------------
+
+static void synth(const char *dir, int n, uint64_t seed, float shift) {
+    yl_synth_options o = yl_synth_defaults();
+    o.out_dir = dir;
+    o.n = n;
+    o.imgsz = 64;
+    o.seed = seed;
+    o.shift = shift;
+    o.val_fraction = 0.25f;
+    yl_synth_report report;
+    CHECK_OK(yl_synth_write(&o, &report));
+}
+
+static void tiny_model(const char *path) {
+    yl_engine eng = yl_test_cpu_engine();
+    yl_model_config cfg;
+    CHECK_OK(yl_model_config_custom(&cfg, 0.33, 0.125, 64, 3));
+    yl_model *m = NULL;
+    CHECK_OK(yl_model_create(&m, &eng, &cfg, 1));
+    yl_checkpoint_info info;
+    memset(&info, 0, sizeof info);
+    info.names_json = "[\"dentado\",\"concave\",\"perforation\"]";
+    info.imgsz = 64;
+    CHECK_OK(yl_checkpoint_save(m, &info, path));
+    yl_model_destroy(m);
+    yl_engine_release(&eng);
+}
+
+// A Label Studio JSON export (export_<k>.json) of images [first, first + count) of the incoming
+// train split: one submitted annotation per task with the synth boxes in percent.
+static void write_export_ids(int k, int first, int count, int id_base) {
+    char dir[700];
+    snprintf(dir, sizeof dir, "%s/images/train", g_incoming);
+    yl_path_list list = {0};
+    CHECK_OK(yl_path_list_add_source(&list, dir));
+    yl_path_list_sort(&list);
+    yl_dataset ds;
+    CHECK_OK(yl_dataset_build((const char *const *)list.paths, list.count, 3, &ds));
+    CHECK(first + count <= ds.count, "incoming has %d images", ds.count);
+    cJSON *tasks = cJSON_CreateArray();
+    for (int i = first; i < first + count && i < ds.count; i++) {
+        const yl_dataset_item *it = &ds.items[i];
+        const char *base = strrchr(it->image_path, '/') + 1;
+        cJSON *task = cJSON_CreateObject();
+        cJSON_AddNumberToObject(task, "id", id_base + i);
+        cJSON *data = cJSON_AddObjectToObject(task, "data");
+        char url[300];
+        snprintf(url, sizeof url, "/data/upload/1/%08x-%s", 0xabc00000u + (unsigned)i, base);
+        cJSON_AddStringToObject(data, "image", url);
+        cJSON *anns = cJSON_AddArrayToObject(task, "annotations");
+        cJSON *ann = cJSON_CreateObject();
+        cJSON_AddNumberToObject(ann, "id", 10 * id_base + i);
+        cJSON_AddBoolToObject(ann, "was_cancelled", 0);
+        cJSON_AddStringToObject(ann, "last_action", "submitted");
+        cJSON_AddNumberToObject(ann, "completed_by", 1);
+        cJSON_AddStringToObject(ann, "updated_at", "2026-11-20T10:00:00.000000Z");
+        cJSON *result = cJSON_AddArrayToObject(ann, "result");
+        for (int b = 0; b < it->label_count; b++) {
+            const yl_box_label *l = &it->labels[b];
+            cJSON *r = cJSON_CreateObject();
+            char id[16];
+            snprintf(id, sizeof id, "r%d_%d", i, b);
+            cJSON_AddStringToObject(r, "id", id);
+            cJSON_AddStringToObject(r, "type", "rectanglelabels");
+            cJSON_AddStringToObject(r, "from_name", "label");
+            cJSON_AddStringToObject(r, "to_name", "image");
+            cJSON_AddNumberToObject(r, "original_width", it->width);
+            cJSON_AddNumberToObject(r, "original_height", it->height);
+            cJSON *v = cJSON_AddObjectToObject(r, "value");
+            cJSON_AddNumberToObject(v, "x", 100.0 * (l->cx - l->w / 2));
+            cJSON_AddNumberToObject(v, "y", 100.0 * (l->cy - l->h / 2));
+            cJSON_AddNumberToObject(v, "width", 100.0 * l->w);
+            cJSON_AddNumberToObject(v, "height", 100.0 * l->h);
+            cJSON_AddNumberToObject(v, "rotation", 0);
+            cJSON *labels = cJSON_AddArrayToObject(v, "rectanglelabels");
+            cJSON_AddItemToArray(labels, cJSON_CreateString(NAMES[l->cls]));
+            cJSON_AddItemToArray(result, r);
+        }
+        cJSON_AddItemToArray(anns, ann);
+        cJSON_AddItemToArray(tasks, task);
+    }
+    char *text = cJSON_Print(tasks);
+    char path[700];
+    snprintf(path, sizeof path, "%s/export_%d.json", g_export_dir, k);
+    CHECK_OK(yl_fs_write_atomic(path, text, strlen(text)));
+    free(text);
+    cJSON_Delete(tasks);
+    yl_dataset_free(&ds);
+    yl_path_list_free(&list);
+}
+
+static void write_export(int k, int first, int count) { write_export_ids(k, first, count, 100); }
+
+static void set_thresholds(double min_map50, double min_gain) {
+    yl_workspace_config c;
+    CHECK_OK(yl_workspace_config_load(g_ws, &c));
+    c.min_map50 = min_map50;
+    c.min_gain = min_gain;
+    c.ft_epochs = 1;
+    c.ft_batch = 4;
+    c.eval_batch = 8;
+    c.ft_max_batches_per_epoch = 2;
+    c.ft_warmup_epochs = 0;
+    c.ft_close_mosaic = 0;
+    CHECK_OK(yl_workspace_config_save(&c));
+    yl_workspace_config_free(&c);
+}
+
+// ---- workspace state -------------------------------------------------------------------------
+
+static void file_hash(const char *relative, char hex[65]) {
+    char path[900];
+    snprintf(path, sizeof path, "%s/%s", g_ws, relative);
+    if (!yl_fs_is_file(path) || yl_fs_sha256_file(path, hex) != YL_OK) snprintf(hex, 65, "absent");
+}
+
+static void read_line(const char *relative, char *out, size_t size) {
+    char path[900], *data = NULL;
+    size_t n = 0;
+    snprintf(path, sizeof path, "%s/%s", g_ws, relative);
+    out[0] = '\0';
+    if (yl_fs_read_all(path, &data, &n) != YL_OK) return;
+    snprintf(out, size, "%s", data);
+    char *nl = strchr(out, '\n');
+    if (nl) *nl = '\0';
+    free(data);
+}
+
+// What a killed cycle must not change: the deployed pointer, the history files and every
+// snapshot's manifest that existed before.
+typedef struct {
+    char deployed[65], evals[65], decisions[65], last[65];
+    int snapshots;
+    char **snapshot_ids;
+    char manifests[16][65];
+    int versions;
+    int eval_records;  // files in history/evals
+} ws_state;
+
+static void state_take(ws_state *s) {
+    memset(s, 0, sizeof *s);
+    file_hash("models/deployed", s->deployed);
+    file_hash("history/eval_history.csv", s->evals);
+    file_hash("history/decisions.jsonl", s->decisions);
+    file_hash("history/last_eval_snapshot", s->last);
+    char dir[700];
+    snprintf(dir, sizeof dir, "%s/snapshots", g_ws);
+    CHECK_OK(yl_fs_list_dir(dir, &s->snapshot_ids, &s->snapshots));
+    for (int i = 0; i < s->snapshots && i < 16; i++) {
+        char rel[200];
+        snprintf(rel, sizeof rel, "snapshots/%s/manifest.json", s->snapshot_ids[i]);
+        file_hash(rel, s->manifests[i]);
+    }
+    char **records = NULL;
+    snprintf(dir, sizeof dir, "%s/history/evals", g_ws);
+    if (yl_fs_list_dir(dir, &records, &s->eval_records) == YL_OK) yl_fs_free_names(records, s->eval_records);
+    yl_model_version *v = NULL;
+    CHECK_OK(yl_registry_list(g_ws, &v, &s->versions));
+    yl_registry_list_free(v, s->versions);
+}
+
+static void state_free(ws_state *s) { yl_fs_free_names(s->snapshot_ids, s->snapshots); }
+
+// The history and earlier snapshots are unchanged (the deployed pointer is checked by the caller).
+static void state_check_history(const ws_state *before, const char *step) {
+    ws_state now;
+    state_take(&now);
+    CHECK(!strcmp(before->evals, now.evals), "%s: eval_history.csv changed", step);
+    CHECK(!strcmp(before->decisions, now.decisions), "%s: decisions.jsonl changed", step);
+    CHECK(!strcmp(before->last, now.last), "%s: last_eval_snapshot changed", step);
+    CHECK(before->eval_records == now.eval_records, "%s: history/evals/ went from %d to %d records", step,
+          before->eval_records, now.eval_records);
+    for (int i = 0; i < before->snapshots && i < 16; i++) {
+        char rel[200], hex[65];
+        snprintf(rel, sizeof rel, "snapshots/%s/manifest.json", before->snapshot_ids[i]);
+        file_hash(rel, hex);
+        CHECK(!strcmp(hex, before->manifests[i]), "%s: snapshot %s changed", step, before->snapshot_ids[i]);
+    }
+    state_free(&now);
+}
+
+static int count_lines(const char *relative) {
+    char path[900], *data = NULL;
+    size_t n = 0;
+    snprintf(path, sizeof path, "%s/%s", g_ws, relative);
+    if (yl_fs_read_all(path, &data, &n) != YL_OK) return 0;
+    int lines = 0;
+    for (size_t i = 0; i < n; i++) lines += data[i] == '\n';
+    free(data);
+    return lines;
+}
+
+static void last_decision_step(char *step, size_t size) {
+    cJSON *all = NULL;
+    step[0] = '\0';
+    if (yl_history_read_decisions(g_ws, &all) != YL_OK) return;
+    const int n = cJSON_GetArraySize(all);
+    const char *s = n ? cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(all, n - 1), "step")) : NULL;
+    snprintf(step, size, "%s", s ? s : "");
+    cJSON_Delete(all);
+}
+
+// A recursive listing of every file with its size and hash ("what a dry run may not change").
+static void tree_digest(const char *dir, char *acc, size_t size) {
+    char **names = NULL;
+    int count = 0;
+    if (yl_fs_list_dir(dir, &names, &count) != YL_OK) return;
+    for (int i = 0; i < count; i++) {
+        if (!strcmp(names[i], ".lock")) continue;
+        char path[1200];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        if (yl_fs_is_dir(path)) {
+            tree_digest(path, acc, size);
+            continue;
+        }
+        char hex[65];
+        if (yl_fs_sha256_file(path, hex) != YL_OK) snprintf(hex, sizeof hex, "?");
+        size_t used = strlen(acc);
+        snprintf(acc + used, size - used, "%s %.12s\n", path + strlen(g_ws), hex);
+    }
+    yl_fs_free_names(names, count);
+}
+
+// ---- cycles ----------------------------------------------------------------------------------
+
+static yl_cycle_outcome run_cycle(bool dry_run, yl_cycle_result *r) {
+    yl_workspace_config c;
+    CHECK_OK(yl_workspace_config_load(g_ws, &c));
+    yl_cycle_options o = {.dry_run = dry_run, .log = stdout};
+    yl_status st = yl_cycle_run(&c, &o, r);
+    CHECK(st == YL_OK, "cycle: %s", yl_last_error());
+    yl_workspace_config_free(&c);
+    return r->outcome;
+}
+
+// Runs `yoloop cycle` in a fresh process told to kill itself at `step`; true when it died by SIGKILL.
+static bool killed_cycle_at(const char *step) {
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        setenv("YOLOOP_CYCLE_KILL_AT", step, 1);
+        char arg[700];
+        snprintf(arg, sizeof arg, "workspace=%s", g_ws);
+        char *argv[] = {g_self, "--child-cycle", arg, NULL};
+        execv(g_self, argv);
+        _exit(127);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+}
+
+static void test_decisions(void) {
+    yl_workspace_config c = yl_workspace_config_defaults();
+    c.nc = 3;
+    c.names = (char **)NAMES;
+    char reason[512];
+    CHECK(yl_cycle_decide(&c, 0.5, false, 0, false, reason, sizeof reason), "below min_map50: %s", reason);
+    CHECK(strstr(reason, "min_map50"), "reason names the threshold: %s", reason);
+    CHECK(!yl_cycle_decide(&c, 0.7, true, 0.72, false, reason, sizeof reason), "small drop: %s", reason);
+    CHECK(yl_cycle_decide(&c, 0.7, true, 0.75, false, reason, sizeof reason), "drop 0.05 > 0.03: %s", reason);
+    CHECK(yl_cycle_decide(&c, 0.9, true, 0.9, true, reason, sizeof reason) && strstr(reason, "forced"), "%s", reason);
+    double ap_a[3] = {0.8, 0.8, 0.8}, ap_b[3] = {0.95, 0.9, 0.5};
+    bool gt[3] = {true, true, true};
+    yl_cycle_metrics dep = {.measured = true, .map50 = 0.80, .nc = 3, .ap50 = ap_a, .has_gt = gt};
+    yl_cycle_metrics cand = {.measured = true, .map50 = 0.81, .nc = 3, .ap50 = ap_b, .has_gt = gt};
+    CHECK(!yl_cycle_compare(&c, &dep, &cand, NULL, NULL, reason, sizeof reason), "gain 0.01 < 0.02: %s", reason);
+    cand.map50 = 0.85;
+    CHECK(yl_cycle_compare(&c, &dep, &cand, NULL, NULL, reason, sizeof reason), "gain 0.05: %s", reason);
+    c.class_max_drop = 0.1;
+    CHECK(!yl_cycle_compare(&c, &dep, &cand, NULL, NULL, reason, sizeof reason) && strstr(reason, "perforation"),
+          "class gate: %s", reason);
+    c.class_max_drop = -1;
+    c.golden_max_drop = 0.05;
+    yl_cycle_metrics gd = {.measured = true, .map50 = 0.9}, gc = {.measured = true, .map50 = 0.8};
+    CHECK(!yl_cycle_compare(&c, &dep, &cand, &gd, &gc, reason, sizeof reason) && strstr(reason, "golden"),
+          "golden gate: %s", reason);
+}
+
+static void test_args(void) {
+    const char *no_ws[] = {"dry_run=true"};
+    CHECK(run_cmd(yl_cmd_cycle, 1, no_ws) == 2, "cycle without workspace= exits 2");
+    const char *bad[] = {"workspace=x", "frobnicate=1"};
+    CHECK(run_cmd(yl_cmd_cycle, 2, bad) == 2, "unknown key exits 2");
+    char missing[700];
+    snprintf(missing, sizeof missing, "workspace=%s/nope", g_tmp);
+    const char *nows[] = {missing};
+    CHECK(run_cmd(yl_cmd_cycle, 1, nows) == 1, "missing workspace exits 1");
+    const char *token[] = {"workspace=x", "token=secret"};
+    CHECK(run_cmd(yl_cmd_init, 2, token) == 2, "init refuses token=");
+}
+
+static int init_workspace(const char *names) {
+    char a_ws[700], a_model[700], a_replay[700], a_export[700], a_images[700], a_golden[700], a_names[200];
+    snprintf(a_ws, sizeof a_ws, "workspace=%s", g_ws);
+    snprintf(a_model, sizeof a_model, "model=%s/tiny.safetensors", g_tmp);
+    snprintf(a_replay, sizeof a_replay, "replay=%s/base/data.yaml", g_tmp);
+    snprintf(a_golden, sizeof a_golden, "golden=%s/base/data.yaml", g_tmp);
+    snprintf(a_export, sizeof a_export, "export=%s", g_export_dir);
+    snprintf(a_images, sizeof a_images, "images=%s/images/train", g_incoming);
+    snprintf(a_names, sizeof a_names, "names=%s", names);
+    const char *argv[] = {a_ws, a_model, a_names, a_replay, "source=json", a_export, a_images, "imgsz=64", a_golden};
+    return run_cmd(yl_cmd_init, 9, argv);
+}
+
+static void test_init(void) {
+    // A names= that disagrees with the replay set: refused, nothing left behind.
+    CHECK(init_workspace("dentado,perforation,concave") == 1, "init with swapped names fails");
+    CHECK(!yl_fs_exists(g_ws), "a failed init leaves no workspace");
+    CHECK(init_workspace("dentado,concave,perforation") == 0, "init");
+    char path[900], id[16];
+    snprintf(path, sizeof path, "%s/yoloop.yaml", g_ws);
+    CHECK(yl_fs_is_file(path), "yoloop.yaml written");
+    snprintf(path, sizeof path, "%s/replay/data.yaml", g_ws);
+    CHECK(yl_fs_is_file(path), "replay/data.yaml written");
+    CHECK_OK(yl_registry_deployed(g_ws, id));
+    CHECK(!strcmp(id, "v0001"), "v0001 deployed, got '%s'", id);
+    yl_model_version v;
+    CHECK_OK(yl_registry_get(g_ws, "v0001", &v));
+    CHECK(!strcmp(v.origin, "init"), "origin %s", v.origin);
+    yl_registry_version_free(&v);
+    CHECK(init_workspace("dentado,concave,perforation") == 1, "init refuses an existing workspace");
+}
+
+static void test_cycles(void) {
+    yl_cycle_result r;
+    char step[64], last[64], id[16];
+    // Cycle 1: baseline.
+    write_export(1, 0, 6);
+    char a_ws[700];
+    snprintf(a_ws, sizeof a_ws, "workspace=%s", g_ws);
+    const char *argv[] = {a_ws};
+    CHECK(run_cmd(yl_cmd_cycle, 1, argv) == 0, "cycle 1 (baseline) exits 0");
+    CHECK(count_lines("history/eval_history.csv") == 3, "header + deployed + deployed_golden rows, got %d",
+          count_lines("history/eval_history.csv") - 1);
+    read_line("history/last_eval_snapshot", last, sizeof last);
+    CHECK(last[0], "last_eval_snapshot set after the baseline");
+    last_decision_step(step, sizeof step);
+    CHECK(!strcmp(step, "baseline"), "decision step %s", step);
+
+    // Cycle 2: nothing new.
+    CHECK(run_cmd(yl_cmd_cycle, 1, argv) == 0, "cycle 2 (nothing new) exits 0");
+    CHECK(count_lines("history/eval_history.csv") == 3, "no row added when nothing is new");
+    last_decision_step(step, sizeof step);
+    CHECK(!strcmp(step, "nothing_new"), "decision step %s", step);
+
+    // New tasks; the dry run writes nothing.
+    write_export(2, 6, 6);
+    set_thresholds(1.0, 1.0);
+    static char before[1 << 16], after[1 << 16];
+    before[0] = after[0] = '\0';
+    tree_digest(g_ws, before, sizeof before);
+    CHECK(run_cycle(true, &r) == YL_CYCLE_NOTHING_TO_DO, "dry run outcome %d", r.outcome);
+    CHECK(r.eval_images == 6 && r.train_images == 6, "dry run split: %d eval, %d train", r.eval_images,
+          r.train_images);
+    tree_digest(g_ws, after, sizeof after);
+    CHECK(!strcmp(before, after), "the dry run changed the workspace:\n--- before\n%s--- after\n%s", before, after);
+
+    // Cycle 3: min_map50 1.0 forces a fine-tune, min_gain 1.0 forbids the deploy.
+    CHECK(run_cycle(false, &r) == YL_CYCLE_NOT_DEPLOYED, "cycle 3 outcome %d (%s)", r.outcome, r.reason);
+    CHECK(r.eval_images == 6 && r.train_images == 6, "cycle 3 evaluates only the 6 new images (%d), trains on 6 (%d)",
+          r.eval_images, r.train_images);
+    CHECK(r.map50_candidate >= 0 && r.map50_deployed >= 0, "both measured");
+    CHECK_OK(yl_registry_deployed(g_ws, id));
+    CHECK(!strcmp(id, "v0001"), "still v0001 deployed, got %s", id);
+    char cand[900];
+    snprintf(cand, sizeof cand, "%s/models/candidates/%s/weights/last.safetensors", g_ws, r.cycle);
+    CHECK(yl_fs_is_file(cand), "candidate kept at %s", cand);
+    snprintf(cand, sizeof cand, "%s/history/evals/%s_candidate_new.json", g_ws, r.cycle);
+    CHECK(yl_fs_is_file(cand), "evaluation record %s", cand);
+    CHECK(count_lines("history/eval_history.csv") == 7, "4 rows added, file has %d lines",
+          count_lines("history/eval_history.csv"));
+    read_line("history/last_eval_snapshot", last, sizeof last);
+    CHECK(!strcmp(last, r.snapshot), "last_eval_snapshot %s, cycle snapshot %s", last, r.snapshot);
+
+    // Cycle 4: min_gain -1 deploys.
+    write_export(3, 12, 6);
+    set_thresholds(1.0, -1.0);
+    CHECK(run_cycle(false, &r) == YL_CYCLE_DEPLOYED, "cycle 4 outcome %d (%s)", r.outcome, r.reason);
+    CHECK(r.eval_images == 6 && r.train_images == 12, "cycle 4: %d eval, %d train", r.eval_images, r.train_images);
+    CHECK_OK(yl_registry_deployed(g_ws, id));
+    CHECK(!strcmp(id, "v0002") && !strcmp(r.deployed_after, "v0002"), "v0002 deployed, got %s", id);
+    yl_model_version v;
+    CHECK_OK(yl_registry_get(g_ws, "v0002", &v));
+    CHECK(!strcmp(v.parent, "v0001") && !strcmp(v.origin, "finetune"), "lineage %s <- %s", v.parent, v.origin);
+    const cJSON *cy = cJSON_GetObjectItem(v.meta, "cycle");
+    CHECK(cJSON_IsString(cy) && !strcmp(cy->valuestring, r.cycle), "meta.json names the cycle");
+    CHECK(cJSON_IsObject(cJSON_GetObjectItem(v.meta, "train_args")), "meta.json has train_args");
+    yl_registry_version_free(&v);
+    last_decision_step(step, sizeof step);
+    CHECK(!strcmp(step, "deploy"), "last decision step %s", step);
+}
+
+static void test_kills(void) {
+    write_export(4, 18, 6);
+    set_thresholds(1.0, -1.0);
+    static const char *const steps[] = {"after_snapshot", "after_eval", "finetune", "after_compare",
+                                        "after_registry_add", "after_deploy"};
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        ws_state before;
+        state_take(&before);
+        char deployed_before[16], deployed_now[16];
+        CHECK_OK(yl_registry_deployed(g_ws, deployed_before));
+        CHECK(killed_cycle_at(steps[i]), "the cycle died by SIGKILL at %s", steps[i]);
+        state_check_history(&before, steps[i]);
+        CHECK_OK(yl_registry_deployed(g_ws, deployed_now));
+        ws_state now;
+        state_take(&now);
+        if (!strcmp(steps[i], "after_deploy")) {
+            // The deploy completed atomically: a complete new version, the pointer on it.
+            CHECK(strcmp(deployed_now, deployed_before) && now.versions == before.versions + 1,
+                  "after_deploy: %s -> %s, %d -> %d versions", deployed_before, deployed_now, before.versions,
+                  now.versions);
+            char path[900];
+            CHECK_OK(yl_registry_model_path(g_ws, deployed_now, path, sizeof path));
+            yl_model_version v;
+            CHECK_OK(yl_registry_get(g_ws, deployed_now, &v));
+            char hex[65];
+            CHECK_OK(yl_fs_sha256_file(path, hex));
+            CHECK(!strcmp(hex, v.sha256), "the deployed model matches its sha256");
+            yl_registry_version_free(&v);
+        } else {
+            CHECK(!strcmp(before.deployed, now.deployed), "%s: the deployed pointer changed", steps[i]);
+            const int added = !strcmp(steps[i], "after_registry_add") ? 1 : 0;
+            CHECK(now.versions == before.versions + added, "%s: %d -> %d versions", steps[i], before.versions,
+                  now.versions);
+        }
+        state_free(&now);
+        state_free(&before);
+    }
+    // A second cycle while one holds the workspace lock fails at once (exit 1) and changes nothing.
+    {
+        yl_fs_lock lock;
+        CHECK_OK(yl_fs_lock_dir(g_ws, false, &lock));
+        ws_state before;
+        state_take(&before);
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid == 0) {
+            char arg[700];
+            snprintf(arg, sizeof arg, "workspace=%s", g_ws);
+            char *argv[] = {g_self, "--child-cycle", arg, NULL};
+            execv(g_self, argv);
+            _exit(127);
+        }
+        int status = 0;
+        waitpid(pid, &status, 0);
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 1, "a locked workspace: exit status %d", status);
+        state_check_history(&before, "locked");
+        state_free(&before);
+        yl_fs_unlock(&lock);
+    }
+    // The next cycle starts cleanly and finishes the job.
+    yl_cycle_result r;
+    char last[64];
+    CHECK(run_cycle(false, &r) == YL_CYCLE_DEPLOYED, "the cycle after the kills: outcome %d (%s)", r.outcome,
+          r.reason);
+    CHECK(r.eval_images == 6, "it evaluates the same 6 new images, got %d", r.eval_images);
+    read_line("history/last_eval_snapshot", last, sizeof last);
+    CHECK(!strcmp(last, r.snapshot), "last_eval_snapshot advanced to %s (%s)", r.snapshot, last);
+}
+
+// Every earlier task deleted in Label Studio, new ones added: the verified pool is empty, so the
+// fine-tune runs on the replay set alone (and says so).
+static void test_replay_only(void) {
+    for (int k = 1; k <= 4; k++) {
+        char path[700];
+        snprintf(path, sizeof path, "%s/export_%d.json", g_export_dir, k);
+        CHECK(remove(path) == 0, "remove %s", path);
+    }
+    write_export_ids(5, 0, 6, 5000);
+    set_thresholds(1.0, 1.0);
+    yl_cycle_result r;
+    CHECK(run_cycle(false, &r) == YL_CYCLE_NOT_DEPLOYED, "replay-only cycle outcome %d (%s)", r.outcome, r.reason);
+    CHECK(r.eval_images == 6 && r.train_images == 0, "replay only: %d eval, %d train", r.eval_images, r.train_images);
+    yl_model_version *v = NULL;
+    int n = 0;
+    CHECK_OK(yl_registry_list(g_ws, &v, &n));
+    yl_registry_list_free(v, n);
+    char cand[900];
+    snprintf(cand, sizeof cand, "%s/models/candidates/%s/weights/last.safetensors", g_ws, r.cycle);
+    CHECK(yl_fs_is_file(cand), "replay-only candidate at %s", cand);
+    yl_checkpoint_info info;
+    memset(&info, 0, sizeof info);
+    CHECK_OK(yl_checkpoint_read_info(cand, &info));
+    cJSON *args = info.train_args_json ? cJSON_Parse(info.train_args_json) : NULL;
+    const char *data = cJSON_GetStringValue(cJSON_GetObjectItem(args, "data"));
+    const char *replay = cJSON_GetStringValue(cJSON_GetObjectItem(args, "replay"));
+    CHECK(data && strstr(data, "replay/data.yaml") && (!replay || !replay[0]),
+          "trained on replay/data.yaml alone: data=%s replay=%s", data ? data : "?", replay ? replay : "?");
+    cJSON_Delete(args);
+    yl_checkpoint_info_free(&info);
+}
+
+int main(int argc, char **argv) {
+    if (argc >= 2 && !strcmp(argv[1], "--child-cycle")) return yl_cmd_cycle(argc - 2, argv + 2);
+    ssize_t n = readlink("/proc/self/exe", g_self, sizeof g_self - 1);
+    if (n <= 0) {
+        printf("SKIPPED: /proc/self/exe is not readable (needed to re-run this test in a fresh process)\n");
+        return YL_TEST_SKIPPED;
+    }
+    g_self[n] = '\0';
+    snprintf(g_tmp, sizeof g_tmp, "%s/yoloop-test-cycle-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (!mkdtemp(g_tmp)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    snprintf(g_ws, sizeof g_ws, "%s/ws", g_tmp);
+    snprintf(g_export_dir, sizeof g_export_dir, "%s/exports", g_tmp);
+    snprintf(g_incoming, sizeof g_incoming, "%s/incoming", g_tmp);
+    char base[700];
+    snprintf(base, sizeof base, "%s/base", g_tmp);
+    synth(base, 12, 1, 0.0f);
+    synth(g_incoming, 32, 2, 0.3f);
+    CHECK_OK(yl_fs_mkdirs(g_export_dir));
+    char model[700];
+    snprintf(model, sizeof model, "%s/tiny.safetensors", g_tmp);
+    tiny_model(model);
+
+    test_decisions();
+    test_args();
+    test_init();
+    if (yl_test_failures == 0) test_cycles();
+    if (yl_test_failures == 0) test_kills();
+    if (yl_test_failures == 0) test_replay_only();
+    if (yl_test_failures == 0) yl_fs_remove_tree(g_tmp);
+    else printf("workspace kept for inspection: %s\n", g_tmp);
+    return yl_test_finish("test_cycle");
+}
