@@ -62,6 +62,12 @@ typedef struct {
     char access_tokens[LS_MOCK_MAX_ACCESS][512];
     int access_generations[LS_MOCK_MAX_ACCESS];
     long access_exp[LS_MOCK_MAX_ACCESS];
+
+    // ---- optional: a test's own routes, tried first (set after ls_mock_start; NULL: none) ----
+    // Returns 1 when it answered into `reply` (an ls_mock_reply *); body has body_size bytes
+    // (multipart uploads hold NULs). Called under `lock`. See tests/ls_mock_store.h.
+    int (*route)(void *mock, struct MHD_Connection *c, const char *url, const char *method, const char *body,
+                 size_t body_size, void *reply);
 } ls_mock;
 
 // ---- small helpers --------------------------------------------------------------------------------
@@ -554,7 +560,8 @@ static inline enum MHD_Result ls_mock_handler(void *cls, struct MHD_Connection *
         const char *slash = strrchr(url, '/');
         ls_mock_serve_image(&reply, slash ? slash + 1 : url);
     } else {
-        ls_mock_label_studio(m, connection, url, method, body->data, &reply);
+        if (!m->route || !m->route(m, connection, url, method, body->data, body->size, &reply))
+            ls_mock_label_studio(m, connection, url, method, body->data, &reply);
     }
     pthread_mutex_unlock(&m->lock);
     if (reply.sleep_ms > 0) {

@@ -94,6 +94,11 @@ yl_status yl_model_forward_eval(yl_model *m, const yl_tensor *images, yl_tensor 
 yl_status yl_model_forward_eval_decoded(yl_model *m, const yl_tensor *images, yl_tensor *decoded,
                                         yl_tensor maps[YL_YOLOV8_LEVELS]);
 
+// The output activation of layer `index` (0 .. YL_YOLOV8_DETECT_LAYER - 1) of the last forward,
+// e.g. the SPPF output (layer 9, (B, C, H/32, W/32)) as image features for diversity sampling.
+// A view on the engine's device, valid until the next forward or plan.
+yl_status yl_model_layer_output(const yl_model *m, int index, yl_tensor *out);
+
 // Backward of the last training forward from the gradients of the three head maps. Parameter
 // gradients accumulate into the gradient arena (call zero_grad between optimizer steps).
 // d_images, when not NULL, receives (overwritten) the gradient of the input images.

@@ -176,6 +176,17 @@ yl_status yl_model_forward_eval_decoded(yl_model *m, const yl_tensor *images, yl
     return status == YL_OK ? YL_OK : yl_error_context(status, "%s", op);
 }
 
+yl_status yl_model_layer_output(const yl_model *m, int index, yl_tensor *out) {
+    if (!m || !out) return yl_error(YL_ERR_INVALID_ARG, "model_layer_output: NULL argument");
+    if (index < 0 || index >= YL_YOLOV8_DETECT_LAYER)
+        return yl_error(YL_ERR_INVALID_ARG, "model_layer_output: layer %d is not in 0..%d", index,
+                        YL_YOLOV8_DETECT_LAYER - 1);
+    if (!m->planned || !m->layers[index].out)
+        return yl_error(YL_ERR_INVALID_ARG, "model_layer_output: no forward has run (plan and run the model first)");
+    *out = m->layers[index].out->value;
+    return YL_OK;
+}
+
 static yl_status layer_backward(yl_block_context *ctx, yl_model *m, yl_layer *layer,
                                 const yl_tensor d_maps[YL_YOLOV8_LEVELS], bool input_grad) {
     yl_activation *x = layer->in[0];
