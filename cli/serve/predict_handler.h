@@ -1,0 +1,40 @@
+// POST /predict of the ML backend (spec label_studio.md §5.3, §6, pitfalls 7 and 13): a batch of
+// tasks -> one prediction per task, in order, from the model served now.
+//
+// Per task: the image URL is data[<image key of the label config>] (else data["$undefined$"]),
+// fetched with the Label Studio client (client.h: upload, local-files, cloud presign, plain
+// http; the token only from LABEL_STUDIO_API_KEY or a file) into the cache folder as
+// <sha256(url)[:16]>__<file name>, and reused from there on later requests (Label Studio's URLs
+// name immutable files). Then the model runs and every detection whose class maps to a label
+// and whose score reaches the threshold becomes a rectanglelabels region in percent
+// (predictions.h), with its score; the task's score is the mean region score (0 without one).
+//
+// Label mapping, by name: a model class maps to the config's Label whose name (alias or value)
+// equals it, else the one equal without regard to case; unmapped classes are dropped. When no
+// class maps at all the request fails (422) naming both sides.
+// Threshold: the control's model_score_threshold when the label config has one, else the
+// server's default.
+//
+// A task whose image cannot be fetched or decoded gets {"model_version", "error"} and no
+// "result": Label Studio skips such an entry instead of storing an empty prediction, so it asks
+// again later rather than remembering "nothing here" for this model version.
+#pragma once
+#include <cjson/cJSON.h>
+
+#include "cli/serve/model_slot.h"
+#include "cli/serve/reply.h"
+
+typedef struct {
+    yl_model_slot *slot;
+    const char *ls_url;            // NULL: only tasks whose images are already cached work
+    const char *token_file;        // NULL: LABEL_STUDIO_API_KEY
+    const char *local_files_root;  // optional disk shortcuts (client.h)
+    const char *media_root;
+    const char *cache_dir;         // must exist
+    const char *control;           // the RectangleLabels control; NULL: the only one
+    double default_threshold;
+} yl_predict_context;
+
+// `label_config` is the project's XML; `tasks` the request's task array.
+void yl_serve_predict(const yl_predict_context *context, const char *label_config, const cJSON *tasks,
+                      yl_serve_reply *reply);
