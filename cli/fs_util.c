@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -455,4 +456,13 @@ void yl_fs_unlock(yl_fs_lock *lock) {
     flock(lock->fd, LOCK_UN);
     close(lock->fd);
     lock->fd = -1;
+}
+
+yl_status yl_path_format(char *out, size_t size, const char *what, const char *fmt, ...) {
+    va_list args;
+    va_start(args, fmt);
+    int n = vsnprintf(out, size, fmt, args);
+    va_end(args);
+    if (n < 0 || (size_t)n >= size) return yl_error(YL_ERR_INVALID_ARG, "%s: path too long (%d bytes)", what, n);
+    return YL_OK;
 }

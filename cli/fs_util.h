@@ -39,6 +39,13 @@ yl_status yl_fs_remove_tree(const char *path);
 // Removes `*.tmp.*` files and folders left in `dir` by killed writers (not recursive).
 yl_status yl_fs_remove_stale_temps(const char *dir);
 
+// snprintf into a path buffer; a path that does not fit is YL_ERR_INVALID_ARG ("<what>: path
+// too long"), never a truncated name that would point at the wrong file.
+#if defined(__GNUC__)
+__attribute__((format(printf, 4, 5)))
+#endif
+yl_status yl_path_format(char *out, size_t size, const char *what, const char *fmt, ...);
+
 // The names in a directory (no "." and ".."), sorted with strcmp; *names is a malloc'd array of
 // malloc'd strings; free with yl_fs_free_names.
 yl_status yl_fs_list_dir(const char *dir, char ***names, int *count);

@@ -227,19 +227,6 @@ yl_status yl_snapshot_add_annotation_set(yl_snapshot_builder *b, yl_ls_annotatio
 
 // ---- the folder ------------------------------------------------------------------------------------
 
-// snprintf into a path buffer; a path that does not fit is an error, never a truncated name.
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static yl_status path_printf(char *out, size_t size, const char *fmt, ...) {
-    va_list args;
-    va_start(args, fmt);
-    int n = vsnprintf(out, size, fmt, args);
-    va_end(args);
-    if (n < 0 || (size_t)n >= size) return yl_error(YL_ERR_INVALID_ARG, "snapshot: path too long (%d bytes)", n);
-    return YL_OK;
-}
-
 // ".<stamp>.tmp.<pid>": the pid of the run that built it, or -1 when the name is not a temp folder.
 static long temp_owner(const char *name) {
     if (name[0] != '.') return -1;
@@ -318,13 +305,13 @@ yl_status yl_snapshot_create(const yl_workspace_config *config, yl_snapshot_log_
 
     char stamp[32];
     yl_utc_now_stamp(stamp);
-    YL_TRY(path_printf(out->id, sizeof out->id, "%s", stamp));
+    YL_TRY(yl_path_format(out->id, sizeof out->id, "snapshot", "%s", stamp));
     for (int n = 2;; n++) {
-        YL_TRY(path_printf(out->dir, sizeof out->dir, "%s/%s", snapshots, out->id));
+        YL_TRY(yl_path_format(out->dir, sizeof out->dir, "snapshot", "%s/%s", snapshots, out->id));
         if (!yl_fs_exists(out->dir)) break;
-        YL_TRY(path_printf(out->id, sizeof out->id, "%s-%d", stamp, n));
+        YL_TRY(yl_path_format(out->id, sizeof out->id, "snapshot", "%s-%d", stamp, n));
     }
-    YL_TRY(path_printf(b.dir, sizeof b.dir, "%s/.%s.tmp.%ld", snapshots, out->id, (long)getpid()));
+    YL_TRY(yl_path_format(b.dir, sizeof b.dir, "snapshot", "%s/.%s.tmp.%ld", snapshots, out->id, (long)getpid()));
     yl_status status = yl_fs_mkdirs(b.dir);
     if (status == YL_OK) status = fill(&b);
     if (status == YL_OK) status = yl_fs_rename_durable(b.dir, out->dir);
@@ -351,7 +338,7 @@ yl_status yl_snapshot_load(const yl_workspace_config *config, const char *id, yl
     char snapshots[1024];
     YL_TRY(yl_workspace_path(config, "snapshots", snapshots, sizeof snapshots));
     char dir[sizeof out->dir];
-    YL_TRY(path_printf(dir, sizeof dir, "%s/%s", snapshots, id));
+    YL_TRY(yl_path_format(dir, sizeof dir, "snapshot", "%s/%s", snapshots, id));
     if (!yl_fs_is_dir(dir)) return yl_error(YL_ERR_IO, "snapshot %s: %s does not exist", id, dir);
     yl_status status = yl_snapshot_manifest_read(dir, out);
     if (status != YL_OK) {

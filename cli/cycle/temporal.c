@@ -85,18 +85,6 @@ yl_status yl_temporal_split_compute(const yl_snapshot *current, const yl_snapsho
 
 // ---- the files -----------------------------------------------------------------------------------
 
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static yl_status path_printf(char *out, size_t size, const char *fmt, ...) {
-    va_list args;
-    va_start(args, fmt);
-    int n = vsnprintf(out, size, fmt, args);
-    va_end(args);
-    if (n < 0 || (size_t)n >= size) return yl_error(YL_ERR_INVALID_ARG, "temporal: path too long (%d bytes)", n);
-    return YL_OK;
-}
-
 typedef struct {
     char *data;
     size_t size, capacity;
@@ -140,7 +128,7 @@ static yl_status write_set(const yl_snapshot *snapshot, const int *indices, int 
                            const char *final_dir, const char *set) {
     char path[2048], from[2048];
     for (int k = 0; k < 2; k++) {
-        YL_TRY(path_printf(path, sizeof path, "%s/%s/%s", tmp, set, k ? "labels" : "images"));
+        YL_TRY(yl_path_format(path, sizeof path, "temporal", "%s/%s/%s", tmp, set, k ? "labels" : "images"));
         YL_TRY(yl_fs_mkdirs(path));
     }
     text list = {0};
@@ -149,17 +137,17 @@ static yl_status write_set(const yl_snapshot *snapshot, const int *indices, int 
         const yl_snapshot_item *item = &snapshot->items[indices[i]];
         const char *files[2] = {item->image, item->label};
         for (int k = 0; status == YL_OK && k < 2; k++) {
-            status = path_printf(from, sizeof from, "%s/%s", snapshot->dir, files[k]);
+            status = yl_path_format(from, sizeof from, "temporal", "%s/%s", snapshot->dir, files[k]);
             if (status == YL_OK)
-                status = path_printf(path, sizeof path, "%s/%s/%s/%s", tmp, set, k ? "labels" : "images",
+                status = yl_path_format(path, sizeof path, "temporal", "%s/%s/%s/%s", tmp, set, k ? "labels" : "images",
                                      base_name(files[k]));
             if (status == YL_OK) status = yl_fs_link_or_copy(from, path);
         }
         if (status == YL_OK)
-            status = path_printf(path, sizeof path, "%s/%s/images/%s\n", final_dir, set, base_name(item->image));
+            status = yl_path_format(path, sizeof path, "temporal", "%s/%s/images/%s\n", final_dir, set, base_name(item->image));
         if (status == YL_OK) status = append(&list, path);
     }
-    if (status == YL_OK) status = path_printf(path, sizeof path, "%s/%s.txt", tmp, set);
+    if (status == YL_OK) status = yl_path_format(path, sizeof path, "temporal", "%s/%s.txt", tmp, set);
     if (status == YL_OK) status = yl_fs_write_atomic(path, list.data, list.size);
     free(list.data);
     return status;
@@ -181,7 +169,7 @@ static yl_status write_yaml(const yl_workspace_config *config, const char *cycle
     }
     if (status == YL_OK) status = append(&t, "]\n");
     char path[2048];
-    if (status == YL_OK) status = path_printf(path, sizeof path, "%s/%s", tmp, file);
+    if (status == YL_OK) status = yl_path_format(path, sizeof path, "temporal", "%s/%s", tmp, file);
     if (status == YL_OK) status = yl_fs_write_atomic(path, t.data, t.size);
     free(t.data);
     return status;
@@ -212,12 +200,12 @@ yl_status yl_temporal_build(const yl_workspace_config *config, const char *cycle
     YL_TRY(yl_fs_mkdirs(relative));
     // Absolute paths in the list files and yaml: the engine reads them from any working directory.
     if (!realpath(relative, cycles)) return yl_error(YL_ERR_IO, "%s: cannot resolve: %s", relative, strerror(errno));
-    YL_TRY(path_printf(split->dir, sizeof split->dir, "%s/%s", cycles, cycle));
-    YL_TRY(path_printf(tmp, sizeof tmp, "%s/.%s.tmp.%ld", cycles, cycle, (long)getpid()));
-    YL_TRY(path_printf(split->eval_list, sizeof split->eval_list, "%s/eval.txt", split->dir));
-    YL_TRY(path_printf(split->train_list, sizeof split->train_list, "%s/train.txt", split->dir));
-    YL_TRY(path_printf(split->eval_yaml, sizeof split->eval_yaml, "%s/data_eval.yaml", split->dir));
-    YL_TRY(path_printf(split->train_yaml, sizeof split->train_yaml, "%s/data_train.yaml", split->dir));
+    YL_TRY(yl_path_format(split->dir, sizeof split->dir, "temporal", "%s/%s", cycles, cycle));
+    YL_TRY(yl_path_format(tmp, sizeof tmp, "temporal", "%s/.%s.tmp.%ld", cycles, cycle, (long)getpid()));
+    YL_TRY(yl_path_format(split->eval_list, sizeof split->eval_list, "temporal", "%s/eval.txt", split->dir));
+    YL_TRY(yl_path_format(split->train_list, sizeof split->train_list, "temporal", "%s/train.txt", split->dir));
+    YL_TRY(yl_path_format(split->eval_yaml, sizeof split->eval_yaml, "temporal", "%s/data_eval.yaml", split->dir));
+    YL_TRY(yl_path_format(split->train_yaml, sizeof split->train_yaml, "temporal", "%s/data_train.yaml", split->dir));
     YL_TRY(yl_fs_remove_tree(tmp));
     yl_status status = build(config, cycle, current, split, tmp, split->dir);
     // Derived data: the old folder goes first; a crash in between leaves no folder, and the next
