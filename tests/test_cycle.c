@@ -1,10 +1,11 @@
 // The continual-learning cycle end to end (cli/cycle/cycle.h, `yoloop init`, `yoloop cycle`) on a
 // tiny model and synthetic images served through a Label Studio JSON export:
 //   init -> cycle 1 baseline -> cycle 2 nothing new -> dry run writes nothing -> cycle 3 fine-tunes
-//   and loses (min_gain 1) -> cycle 4 fine-tunes and deploys (min_gain -1) -> kills at several
-//   steps leave the deployed pointer, the history and earlier snapshots as they were -> the next
-//   cycle succeeds. Kills run in a re-executed copy of this program (a fresh process: forking a
-//   process that has used OpenMP is not safe).
+//   and loses (min_gain 1) -> cycle 4 fine-tunes and deploys (min_gain -1) -> kills before the
+//   commit journal leave the deployed pointer, the history and earlier snapshots as they were ->
+//   kills after the journal (each on new data) leave what the journal says, and the next cycle
+//   completes the interrupted one exactly once -> a replay-only cycle. Kills run in a re-executed
+//   copy of this program (a fresh process: forking a process that has used OpenMP is not safe).
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,8 @@
 static const char *const NAMES[] = {"dentado", "concave", "perforation"};
 static char g_tmp[512], g_ws[600], g_export_dir[600], g_incoming[600];
 static char g_self[1024];
+static char g_cycle3[40];  // a committed cycle whose candidate lost: its folder must stay
+#define EXPORTS 9
 
 static int run_cmd(int (*cmd)(int, char **), int argc, const char **argv) {
     fflush(stdout);
@@ -407,6 +410,7 @@ static void test_cycles(void) {
     char cand[900];
     snprintf(cand, sizeof cand, "%s/models/candidates/%s/weights/last.safetensors", g_ws, r.cycle);
     CHECK(yl_fs_is_file(cand), "candidate kept at %s", cand);
+    snprintf(g_cycle3, sizeof g_cycle3, "%s", r.cycle);
     snprintf(cand, sizeof cand, "%s/history/evals/%s_candidate_new.json", g_ws, r.cycle);
     CHECK(yl_fs_is_file(cand), "evaluation record %s", cand);
     CHECK(count_lines("history/eval_history.csv") == 7, "4 rows added, file has %d lines",
@@ -432,84 +436,273 @@ static void test_cycles(void) {
     CHECK(!strcmp(step, "deploy"), "last decision step %s", step);
 }
 
-static void test_kills(void) {
+// ---- kills ------------------------------------------------------------------------------------
+
+static cJSON *read_journal(void) {
+    char path[900], *text = NULL;
+    snprintf(path, sizeof path, "%s/history/pending_commit.json", g_ws);
+    if (yl_fs_read_all(path, &text, NULL) != YL_OK) return NULL;
+    cJSON *j = cJSON_Parse(text);
+    free(text);
+    return j;
+}
+
+static bool journal_exists(void) {
+    char path[900];
+    snprintf(path, sizeof path, "%s/history/pending_commit.json", g_ws);
+    return yl_fs_exists(path);
+}
+
+static bool decided(const cJSON *decisions, const char *cycle) {
+    for (const cJSON *d = decisions->child; d; d = d->next)
+        if (!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(d, "cycle")), cycle)) return true;
+    return false;
+}
+
+// Every models/candidates/<cycle>/ and cycles/<cycle>/ belongs to a committed cycle (one in
+// decisions.jsonl) or to `pending` (may be ""); returns how many do not.
+static int stale_folders(const char *pending, bool report) {
+    cJSON *decisions = NULL;
+    CHECK_OK(yl_history_read_decisions(g_ws, &decisions));
+    int stale = 0;
+    static const char *const parents[] = {"models/candidates", "cycles"};
+    for (int p = 0; p < 2; p++) {
+        char dir[900], **names = NULL;
+        int n = 0;
+        snprintf(dir, sizeof dir, "%s/%s", g_ws, parents[p]);
+        if (yl_fs_list_dir(dir, &names, &n) != YL_OK) continue;
+        for (int i = 0; i < n; i++) {
+            if (names[i][0] == '.' || decided(decisions, names[i]) || !strcmp(names[i], pending)) continue;
+            if (report) printf("  stale: %s/%s\n", parents[p], names[i]);
+            stale++;
+        }
+        yl_fs_free_names(names, n);
+    }
+    cJSON_Delete(decisions);
+    return stale;
+}
+
+// No two rows share cycle + role + eval_set, no two decisions cycle + step.
+static void check_no_duplicates(const char *step) {
+    yl_eval_row *rows = NULL;
+    int n = 0;
+    CHECK_OK(yl_history_read_evals(g_ws, &rows, &n));
+    for (int i = 0; i < n; i++)
+        for (int k = i + 1; k < n; k++)
+            CHECK(strcmp(rows[i].cycle, rows[k].cycle) || strcmp(rows[i].role, rows[k].role) ||
+                  strcmp(rows[i].eval_set, rows[k].eval_set), "%s: row %s/%s/%s twice", step, rows[i].cycle,
+                  rows[i].role, rows[i].eval_set);
+    free(rows);
+    cJSON *all = NULL;
+    CHECK_OK(yl_history_read_decisions(g_ws, &all));
+    for (const cJSON *a = all->child; a; a = a->next)
+        for (const cJSON *b = a->next; b; b = b->next)
+            CHECK(strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(a, "cycle")),
+                         cJSON_GetStringValue(cJSON_GetObjectItem(b, "cycle"))) ||
+                  strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(a, "step")),
+                         cJSON_GetStringValue(cJSON_GetObjectItem(b, "step"))),
+                  "%s: decision %s/%s twice", step, cJSON_GetStringValue(cJSON_GetObjectItem(a, "cycle")),
+                  cJSON_GetStringValue(cJSON_GetObjectItem(a, "step")));
+    cJSON_Delete(all);
+}
+
+// Kills before the commit point: the pointer, the history and earlier snapshots stay as they were.
+static void test_kills_before_journal(void) {
     write_export(4, 18, 6);
     set_thresholds(1.0, -1.0);
     static const char *const steps[] = {"after_snapshot", "after_eval", "finetune", "after_compare",
-                                        "after_registry_add", "after_deploy"};
+                                        "after_registry_add"};
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
         ws_state before;
         state_take(&before);
-        char deployed_before[16], deployed_now[16];
-        CHECK_OK(yl_registry_deployed(g_ws, deployed_before));
         CHECK(killed_cycle_at(steps[i]), "the cycle died by SIGKILL at %s", steps[i]);
         state_check_history(&before, steps[i]);
-        CHECK_OK(yl_registry_deployed(g_ws, deployed_now));
         ws_state now;
         state_take(&now);
-        if (!strcmp(steps[i], "after_deploy")) {
-            // The deploy completed atomically: a complete new version, the pointer on it.
-            CHECK(strcmp(deployed_now, deployed_before) && now.versions == before.versions + 1,
-                  "after_deploy: %s -> %s, %d -> %d versions", deployed_before, deployed_now, before.versions,
-                  now.versions);
-            char path[900];
-            CHECK_OK(yl_registry_model_path(g_ws, deployed_now, path, sizeof path));
-            yl_model_version v;
-            CHECK_OK(yl_registry_get(g_ws, deployed_now, &v));
-            char hex[65];
-            CHECK_OK(yl_fs_sha256_file(path, hex));
-            CHECK(!strcmp(hex, v.sha256), "the deployed model matches its sha256");
-            yl_registry_version_free(&v);
-        } else {
-            CHECK(!strcmp(before.deployed, now.deployed), "%s: the deployed pointer changed", steps[i]);
-            const int added = !strcmp(steps[i], "after_registry_add") ? 1 : 0;
-            CHECK(now.versions == before.versions + added, "%s: %d -> %d versions", steps[i], before.versions,
-                  now.versions);
-        }
+        CHECK(!strcmp(before.deployed, now.deployed), "%s: the deployed pointer changed", steps[i]);
+        // after_registry_add leaves an undeployed version (cycle.h), nothing else adds one.
+        const int added = !strcmp(steps[i], "after_registry_add") ? 1 : 0;
+        CHECK(now.versions == before.versions + added, "%s: %d -> %d versions", steps[i], before.versions,
+              now.versions);
+        CHECK(!journal_exists(), "%s: no journal before the commit point", steps[i]);
         state_free(&now);
         state_free(&before);
     }
     // A second cycle while one holds the workspace lock fails at once (exit 1) and changes nothing.
-    {
-        yl_fs_lock lock;
-        CHECK_OK(yl_fs_lock_dir(g_ws, false, &lock));
-        ws_state before;
-        state_take(&before);
-        fflush(NULL);
-        pid_t pid = fork();
-        if (pid == 0) {
-            char arg[700];
-            snprintf(arg, sizeof arg, "workspace=%s", g_ws);
-            char *argv[] = {g_self, "--child-cycle", arg, NULL};
-            execv(g_self, argv);
-            _exit(127);
-        }
-        int status = 0;
-        waitpid(pid, &status, 0);
-        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 1, "a locked workspace: exit status %d", status);
-        state_check_history(&before, "locked");
-        state_free(&before);
-        yl_fs_unlock(&lock);
+    yl_fs_lock lock;
+    CHECK_OK(yl_fs_lock_dir(g_ws, false, &lock));
+    ws_state before;
+    state_take(&before);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        char arg[700];
+        snprintf(arg, sizeof arg, "workspace=%s", g_ws);
+        char *argv[] = {g_self, "--child-cycle", arg, NULL};
+        execv(g_self, argv);
+        _exit(127);
     }
-    // The next cycle starts cleanly and finishes the job.
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 1, "a locked workspace: exit status %d", status);
+    state_check_history(&before, "locked");
+    state_free(&before);
+    yl_fs_unlock(&lock);
+}
+
+// A journal that cannot be read stops the next cycle with a message naming it, and is kept.
+static void check_bad_journal(void) {
+    char path[900], *text = NULL;
+    snprintf(path, sizeof path, "%s/history/pending_commit.json", g_ws);
+    CHECK_OK(yl_fs_read_all(path, &text, NULL));
+    const char *bad = "{\"cycle\": 3}";
+    CHECK_OK(yl_fs_write_atomic(path, bad, strlen(bad)));
+    ws_state before;
+    state_take(&before);
+    yl_workspace_config c;
+    CHECK_OK(yl_workspace_config_load(g_ws, &c));
+    yl_cycle_options o = {.log = stdout};
     yl_cycle_result r;
-    char last[64];
-    CHECK(run_cycle(false, &r) == YL_CYCLE_DEPLOYED, "the cycle after the kills: outcome %d (%s)", r.outcome,
-          r.reason);
-    CHECK(r.eval_images == 6, "it evaluates the same 6 new images, got %d", r.eval_images);
+    yl_status st = yl_cycle_run(&c, &o, &r);
+    yl_workspace_config_free(&c);
+    CHECK(st != YL_OK && strstr(yl_last_error(), "pending_commit.json") && strstr(yl_last_error(), "cycle"),
+          "a bad journal: status %d, message '%s'", st, yl_last_error());
+    CHECK(r.outcome == YL_CYCLE_ERROR, "a bad journal: outcome %d", r.outcome);
+    state_check_history(&before, "bad journal");
+    CHECK(yl_fs_is_file(path), "the bad journal is left in place");
+    CHECK_OK(yl_fs_write_atomic(path, text, strlen(text)));
+    free(text);
+    state_free(&before);
+}
+
+// A kill after the commit point (on data no cycle has evaluated yet): the workspace holds what the
+// journal says up to `step`, and the next cycle completes the interrupted one exactly once.
+static void test_kill_after_journal(const char *step) {
+    ws_state before;
+    state_take(&before);
+    const int rows_before = count_lines("history/eval_history.csv");
+    const int decisions_before = count_lines("history/decisions.jsonl");
+    const int deployments_before = count_lines("models/deployments.jsonl");
+    char deployed_before[16], id[16], last[64];
+    CHECK_OK(yl_registry_deployed(g_ws, deployed_before));
+    CHECK(killed_cycle_at(step), "the cycle died by SIGKILL at %s", step);
+    cJSON *j = read_journal();
+    CHECK(j != NULL, "%s: history/pending_commit.json is there and parses", step);
+    if (!j) return;
+    char cycle[40], snapshot[40], version[16];
+    snprintf(cycle, sizeof cycle, "%s", cJSON_GetStringValue(cJSON_GetObjectItem(j, "cycle")));
+    snprintf(snapshot, sizeof snapshot, "%s", cJSON_GetStringValue(cJSON_GetObjectItem(j, "snapshot")));
+    const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "deploy"), "version"));
+    snprintf(version, sizeof version, "%s", v ? v : "");
+    const int nrows = cJSON_GetArraySize(cJSON_GetObjectItem(j, "rows"));
+    const int ndecisions = cJSON_GetArraySize(cJSON_GetObjectItem(j, "decisions"));
+    const int nrecords = cJSON_GetArraySize(cJSON_GetObjectItem(j, "records"));
+    const cJSON *row0 = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "rows"), 0);
+    CHECK(version[0] && strcmp(version, deployed_before), "%s: the journal deploys a new version (%s)", step, version);
+    CHECK(nrows == 4 && ndecisions == 3 && nrecords == 4, "%s: journal has %d rows, %d decisions, %d records", step,
+          nrows, ndecisions, nrecords);
+    CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(row0, "images")) == 6 &&
+          cJSON_GetStringValue(cJSON_GetObjectItem(row0, "time"))[0],
+          "%s: the deployed row evaluates the 6 new images, time filled", step);
+    cJSON_Delete(j);
+
+    // What the kill left: exactly the steps of the journal applied before `step`.
+    const bool deployed = strcmp(step, "after_journal") != 0;
+    const bool rows = !strcmp(step, "after_history_rows") || !strcmp(step, "before_last_eval_snapshot") ||
+                      !strcmp(step, "after_last_eval_snapshot");
+    const bool decisions = !strcmp(step, "before_last_eval_snapshot") || !strcmp(step, "after_last_eval_snapshot");
+    const bool snapshot_set = !strcmp(step, "after_last_eval_snapshot");
+    ws_state now;
+    state_take(&now);
+    CHECK_OK(yl_registry_deployed(g_ws, id));
+    CHECK(!strcmp(id, deployed ? version : deployed_before), "%s: deployed %s", step, id);
+    CHECK(rows ? count_lines("history/eval_history.csv") == rows_before + nrows : !strcmp(before.evals, now.evals),
+          "%s: eval_history.csv", step);
+    CHECK(now.eval_records == before.eval_records + (rows ? nrecords : 0), "%s: %d -> %d records", step,
+          before.eval_records, now.eval_records);
+    CHECK(decisions ? count_lines("history/decisions.jsonl") == decisions_before + ndecisions
+                    : !strcmp(before.decisions, now.decisions), "%s: decisions.jsonl", step);
     read_line("history/last_eval_snapshot", last, sizeof last);
-    CHECK(!strcmp(last, r.snapshot), "last_eval_snapshot advanced to %s (%s)", r.snapshot, last);
+    CHECK(snapshot_set ? !strcmp(last, snapshot) : !strcmp(before.last, now.last), "%s: last_eval_snapshot %s", step,
+          last);
+    state_free(&now);
+
+    if (!strcmp(step, "after_journal")) {
+        // The killed cycle removed, before anything else, what the cycles killed before the
+        // journal had left (their candidates), and kept the committed cycles' folders.
+        CHECK(stale_folders(cycle, true) == 0, "after_journal: folders of uncommitted cycles remain");
+        char kept[900];
+        snprintf(kept, sizeof kept, "%s/models/candidates/%s", g_ws, g_cycle3);
+        CHECK(yl_fs_is_dir(kept), "the losing candidate of committed cycle %s is kept", g_cycle3);
+        check_bad_journal();
+        // A dry run says the cycle is pending and changes nothing.
+        static char digest_before[1 << 16], digest_after[1 << 16];
+        digest_before[0] = digest_after[0] = '\0';
+        tree_digest(g_ws, digest_before, sizeof digest_before);
+        yl_cycle_result dry;
+        run_cycle(true, &dry);
+        CHECK(!dry.recovered && !strcmp(dry.recovered_cycle, cycle), "dry run: recovered %d, pending '%s'",
+              dry.recovered, dry.recovered_cycle);
+        tree_digest(g_ws, digest_after, sizeof digest_after);
+        CHECK(!strcmp(digest_before, digest_after), "the dry run changed the workspace with a journal pending");
+    }
+
+    // The next cycle completes it (and finds nothing new: the journal recorded the snapshot).
+    yl_cycle_result r;
+    CHECK(run_cycle(false, &r) == YL_CYCLE_NOTHING_TO_DO, "%s: the next cycle: outcome %d (%s)", step, r.outcome,
+          r.reason);
+    CHECK(r.recovered && !strcmp(r.recovered_cycle, cycle), "%s: recovered %d '%s', journal cycle %s", step,
+          r.recovered, r.recovered_cycle, cycle);
+    CHECK(!journal_exists(), "%s: the journal is gone", step);
+    CHECK_OK(yl_registry_deployed(g_ws, id));
+    CHECK(!strcmp(id, version) && !strcmp(r.deployed_before, version), "%s: deployed %s, journal %s", step, id,
+          version);
+    CHECK(count_lines("models/deployments.jsonl") == deployments_before + 1, "%s: %d deployments logged, 1 expected",
+          step, count_lines("models/deployments.jsonl") - deployments_before);
+    read_line("history/last_eval_snapshot", last, sizeof last);
+    CHECK(!strcmp(last, snapshot), "%s: last_eval_snapshot %s, journal %s", step, last, snapshot);
+    CHECK(count_lines("history/eval_history.csv") == rows_before + nrows, "%s: %d rows added, journal has %d", step,
+          count_lines("history/eval_history.csv") - rows_before, nrows);
+    CHECK(count_lines("history/decisions.jsonl") == decisions_before + ndecisions + 1,
+          "%s: %d decisions added, journal has %d (+ nothing_new)", step,
+          count_lines("history/decisions.jsonl") - decisions_before, ndecisions);
+    ws_state after;
+    state_take(&after);
+    CHECK(after.eval_records == before.eval_records + nrecords, "%s: %d -> %d records", step, before.eval_records,
+          after.eval_records);
+    for (int i = 0; i < before.snapshots && i < 16; i++) {
+        char rel[200], hex[65];
+        snprintf(rel, sizeof rel, "snapshots/%s/manifest.json", before.snapshot_ids[i]);
+        file_hash(rel, hex);
+        CHECK(!strcmp(hex, before.manifests[i]), "%s: snapshot %s changed", step, before.snapshot_ids[i]);
+    }
+    state_free(&after);
+    state_free(&before);
+    check_no_duplicates(step);
+    CHECK(stale_folders("", true) == 0, "%s: folders of uncommitted cycles remain", step);
+}
+
+static void test_kills(void) {
+    test_kills_before_journal();
+    CHECK(stale_folders("", false) > 0, "the kills before the journal left candidate folders behind");
+    // The first kill after the journal runs on the data the kills above never committed.
+    static const char *const steps[] = {"after_journal", "after_deploy", "after_history_rows",
+                                        "before_last_eval_snapshot", "after_last_eval_snapshot"};
+    for (int i = 0; i < 5 && yl_test_failures == 0; i++) {
+        if (i > 0) write_export(4 + i, 18 + 6 * i, 6);
+        test_kill_after_journal(steps[i]);
+    }
 }
 
 // Every earlier task deleted in Label Studio, new ones added: the verified pool is empty, so the
 // fine-tune runs on the replay set alone (and says so).
 static void test_replay_only(void) {
-    for (int k = 1; k <= 4; k++) {
+    for (int k = 1; k < EXPORTS; k++) {
         char path[700];
         snprintf(path, sizeof path, "%s/export_%d.json", g_export_dir, k);
         CHECK(remove(path) == 0, "remove %s", path);
     }
-    write_export_ids(5, 0, 6, 5000);
+    write_export_ids(EXPORTS, 0, 6, 5000);
     set_thresholds(1.0, 1.0);
     yl_cycle_result r;
     CHECK(run_cycle(false, &r) == YL_CYCLE_NOT_DEPLOYED, "replay-only cycle outcome %d (%s)", r.outcome, r.reason);
@@ -552,7 +745,7 @@ int main(int argc, char **argv) {
     char base[700];
     snprintf(base, sizeof base, "%s/base", g_tmp);
     synth(base, 12, 1, 0.0f);
-    synth(g_incoming, 32, 2, 0.3f);
+    synth(g_incoming, 64, 2, 0.3f);  // 48 in the train split: 6 per export
     CHECK_OK(yl_fs_mkdirs(g_export_dir));
     char model[700];
     snprintf(model, sizeof model, "%s/tiny.safetensors", g_tmp);

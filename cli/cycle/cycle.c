@@ -1,11 +1,15 @@
-// One continual-learning cycle (cycle.h): the orchestration. The order of the writes is what
-// keeps a killed cycle harmless:
+// One continual-learning cycle (cycle.h): the orchestration. Everything before the commit point
+// writes only where nothing reads it yet:
 //   snapshot (a folder renamed into place) -> per-cycle datasets (cycles/<cycle>/) -> evaluation
 //   records staged in cycles/<cycle>/evals/ -> candidate under models/candidates/<cycle>/ ->
-//   registry add (a folder renamed into place) -> deployed pointer (atomic) -> history: records
-//   moved into history/evals/, eval rows, decisions, and history/last_eval_snapshot LAST.
-// Until last_eval_snapshot names this cycle's snapshot, the next cycle sees the same data as new
-// and starts over; nothing it relies on was half-written.
+//   registry add (a new, undeployed version: a folder renamed into place)
+// then the commit point, one atomic file (cycle_commit.c):
+//   history/pending_commit.json: the deploy, the records to move, the rows, the decisions, the
+//   snapshot to record
+// and only then its application (pointer, history/evals/, eval_history.csv, decisions.jsonl,
+// last_eval_snapshot), after which the journal is removed. Killed before the journal: the next
+// cycle sees the same data as new and starts over (and removes the dead cycle's folders). Killed
+// after it: the next cycle first completes this one from the journal, exactly once.
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -46,6 +50,8 @@ typedef struct {
     cJSON *decisions;  // the decisions of this cycle, appended at the end
     yl_eval_row rows[MAX_RECORDS];
     int row_count;
+    char deploy_version[YL_VERSION_ID_SIZE];  // the version the commit deploys ("" when none)
+    char deploy_reason[700];
 } cycle_run;
 
 static void snapshot_log(void *user, const char *line) {
@@ -118,8 +124,10 @@ static yl_status evaluate(cycle_run *c, const char *model_path, const char *mode
     if (c->record_count == MAX_RECORDS) return yl_error(YL_ERR_INVALID_ARG, "cycle: too many evaluations");
     char *name = c->records[c->record_count];
     snprintf(name, sizeof c->records[0], "%s_%s_%s.json", c->res->cycle, model, eval_set);
-    char dir[PATH_SIZE], path[PATH_SIZE + 300];
-    snprintf(dir, sizeof dir, "%s/evals", c->split.dir);
+    char dir[PATH_SIZE], path[PATH_SIZE + 300], relative[128];
+    // The same folder as <split.dir>/evals, named from the (work) root like the journal names it.
+    snprintf(relative, sizeof relative, "cycles/%s/evals", c->res->cycle);
+    YL_TRY(yl_workspace_path(&c->work, relative, dir, sizeof dir));
     YL_TRY(yl_fs_mkdirs(dir));
     snprintf(path, sizeof path, "%s/%s", dir, name);
     yl_cycle_eval_label label = {.cycle = c->res->cycle, .model = model, .role = role, .eval_set = eval_set, .log = c->log};
@@ -184,33 +192,57 @@ static yl_status evaluate_deployed(cycle_run *c) {
     return YL_OK;
 }
 
-// ---- the end of a cycle: history, in an order that a kill cannot break ------------------------
+// ---- the end of a cycle: the commit journal, then its application ------------------------------
 
-static yl_status commit_history(cycle_run *c) {
-    char evals[PATH_SIZE];
-    YL_TRY(path_in(c, "history/evals", evals));
-    YL_TRY(yl_fs_mkdirs(evals));
-    for (int i = 0; i < c->record_count; i++) {
-        char from[PATH_SIZE + 300], to[PATH_SIZE + 300];
-        snprintf(from, sizeof from, "%s/evals/%s", c->split.dir, c->records[i]);
-        snprintf(to, sizeof to, "%s/%s", evals, c->records[i]);
-        YL_TRY(yl_fs_rename_durable(from, to));
-    }
-    for (int i = 0; i < c->row_count; i++) {
-        yl_utc_now_iso(c->rows[i].time);
-        YL_TRY(yl_history_append_eval(c->config->root, &c->rows[i]));
-    }
-    yl_cycle_kill_point("after_history_rows");
-    const int n = cJSON_GetArraySize(c->decisions);
-    for (int i = 0; i < n; i++) YL_TRY(yl_history_append_decision(c->config->root, cJSON_GetArrayItem(c->decisions, i)));
-    yl_cycle_kill_point("before_last_eval_snapshot");
-    YL_TRY(yl_history_set_last_eval_snapshot(c->config->root, c->res->snapshot));
-    yl_cycle_kill_point("after_last_eval_snapshot");
+static void write_report(cycle_run *c) {
     char report[PATH_SIZE];
     if (yl_report_write(c->config->root, report, sizeof report) == YL_OK)
         yl_cycle_logf(c->log, "report: %s", report);
     else
         yl_cycle_logf(c->log, "WARNING the report could not be written: %s", yl_last_error());
+}
+
+static yl_status commit(cycle_run *c) {
+    char staged[128];
+    snprintf(staged, sizeof staged, "cycles/%s/evals", c->res->cycle);
+    const char *records[MAX_RECORDS];
+    for (int i = 0; i < c->record_count; i++) records[i] = c->records[i];
+    for (int i = 0; i < c->row_count; i++) yl_utc_now_iso(c->rows[i].time);
+    yl_cycle_commit journal = {.cycle = c->res->cycle, .snapshot = c->res->snapshot,
+                               .deploy_version = c->deploy_version, .deploy_from = c->res->deployed_before,
+                               .deploy_reason = c->deploy_reason, .records_dir = staged, .records = records,
+                               .record_count = c->record_count, .rows = c->rows, .row_count = c->row_count,
+                               .decisions = c->decisions};
+    YL_TRY(yl_cycle_commit_write(c->config->root, &journal));
+    yl_cycle_kill_point("after_journal");
+    yl_cycle_commit_info info;
+    YL_TRY(yl_cycle_commit_apply(c->config->root, c->log, &info));
+    if (info.deployed[0]) snprintf(c->res->deployed_after, sizeof c->res->deployed_after, "%s", info.deployed);
+    write_report(c);
+    return YL_OK;
+}
+
+// A cycle killed after its commit point left history/pending_commit.json: complete it before
+// anything else reads the history or the pointer. A dry run only says so.
+static yl_status complete_interrupted(cycle_run *c) {
+    bool pending = false;
+    char cycle[40], version[YL_VERSION_ID_SIZE];
+    YL_TRY(yl_cycle_commit_pending(c->config->root, &pending, cycle, version));
+    if (!pending) return YL_OK;
+    snprintf(c->res->recovered_cycle, sizeof c->res->recovered_cycle, "%s", cycle);
+    if (c->opt->dry_run) {
+        yl_cycle_logf(c->log, "dry run: the interrupted cycle %s is pending (%s)%s%s; a real run would complete it "
+                      "first; this dry run reads the history and the deployed model as they are now",
+                      cycle, YL_CYCLE_JOURNAL, version[0] ? " and deploys " : "", version);
+        return YL_OK;
+    }
+    yl_cycle_logf(c->log, "completing the interrupted cycle %s (from %s)", cycle, YL_CYCLE_JOURNAL);
+    yl_cycle_commit_info info;
+    YL_TRY(yl_cycle_commit_apply(c->config->root, c->log, &info));
+    c->res->recovered = info.applied;
+    yl_cycle_logf(c->log, "the interrupted cycle %s is complete: snapshot %s recorded%s%s", cycle, info.snapshot,
+                  info.deployed[0] ? ", deployed model " : "", info.deployed);
+    write_report(c);
     return YL_OK;
 }
 
@@ -234,7 +266,9 @@ static cJSON *candidate_meta(cycle_run *c, cJSON *train_args) {
     return meta;
 }
 
-static yl_status deploy_candidate(cycle_run *c, const char *candidate, cJSON *train_args, const char *reason) {
+// Adds the winner to the registry as a new version; the commit (journal) deploys it. Killed
+// in between, the version stays in the registry as an undeployed candidate (cycle.h).
+static yl_status add_candidate(cycle_run *c, const char *candidate, cJSON *train_args, const char *reason) {
     cJSON *meta = candidate_meta(c, train_args);
     if (!meta) return yl_error(YL_ERR_OOM, "cycle: out of memory for meta.json");
     char id[YL_VERSION_ID_SIZE];
@@ -243,12 +277,8 @@ static yl_status deploy_candidate(cycle_run *c, const char *candidate, cJSON *tr
     if (st != YL_OK) return st;
     snprintf(c->res->candidate, sizeof c->res->candidate, "%s", id);
     yl_cycle_kill_point("after_registry_add");
-    char why[700];
-    snprintf(why, sizeof why, "cycle %s: %.600s", c->res->cycle, reason);
-    YL_TRY(yl_registry_deploy(c->config->root, id, why));
-    snprintf(c->res->deployed_after, sizeof c->res->deployed_after, "%s", id);
-    yl_cycle_kill_point("after_deploy");
-    yl_cycle_logf(c->log, "deploy: %s is deployed (was %s)", id, c->res->deployed_before);
+    snprintf(c->deploy_version, sizeof c->deploy_version, "%s", id);
+    snprintf(c->deploy_reason, sizeof c->deploy_reason, "cycle %s: %.600s", c->res->cycle, reason);
     return YL_OK;
 }
 
@@ -294,7 +324,7 @@ static yl_status finetune_compare_deploy(cycle_run *c, const char *decide_reason
     cJSON_AddStringToObject(inputs, "candidate_path", candidate);
     yl_cycle_kill_point("after_compare");
     if (deploy) {
-        st = deploy_candidate(c, candidate, train_args, reason);
+        st = add_candidate(c, candidate, train_args, reason);
         if (st == YL_OK) {
             char line[300];
             snprintf(line, sizeof line, "%s replaces %s", c->res->candidate, c->res->deployed_before);
@@ -312,7 +342,7 @@ static yl_status finetune_compare_deploy(cycle_run *c, const char *decide_reason
     snprintf(c->res->reason, sizeof c->res->reason, "%.200s; %.300s", decide_reason, reason);
     c->res->outcome = deploy ? YL_CYCLE_DEPLOYED : YL_CYCLE_NOT_DEPLOYED;
     if (!deploy) yl_cycle_logf(c->log, "candidate kept in %s (not deployed)", save_dir);
-    return commit_history(c);
+    return commit(c);
 }
 
 // ---- the steps after the split --------------------------------------------------------------------
@@ -330,7 +360,7 @@ static yl_status after_evaluation(cycle_run *c) {
         if (c->opt->dry_run) return YL_OK;
         decision(c, "baseline", "record", c->res->reason);
         add_deployed_rows(c);
-        return commit_history(c);
+        return commit(c);
     }
     char reason[512];
     const bool finetune = yl_cycle_decide(c->config, c->dep_new.map50, c->res->had_previous, c->res->map50_previous,
@@ -353,7 +383,7 @@ static yl_status after_evaluation(cycle_run *c) {
     cJSON_AddBoolToObject(inputs, "force", c->opt->force_finetune);
     if (!finetune) {
         add_deployed_rows(c);
-        return commit_history(c);
+        return commit(c);
     }
     return finetune_compare_deploy(c, reason);
 }
@@ -445,6 +475,8 @@ yl_status yl_cycle_run(const yl_workspace_config *config, const yl_cycle_options
     st = c.decisions ? YL_OK : yl_error(YL_ERR_OOM, "cycle: out of memory");
     if (st == YL_OK) st = path_in(&c, "history", history);
     if (st == YL_OK && !options->dry_run && yl_fs_is_dir(history)) st = yl_fs_remove_stale_temps(history);
+    if (st == YL_OK) st = complete_interrupted(&c);
+    if (st == YL_OK && !options->dry_run) st = yl_cycle_remove_uncommitted(config->root, c.log);
     if (st == YL_OK && options->dry_run) st = make_dry_root(&c);
     if (st == YL_OK) st = run_steps(&c);
     if (st == YL_OK && result->outcome == YL_CYCLE_ERROR) result->outcome = YL_CYCLE_NOTHING_TO_DO;

@@ -1,5 +1,5 @@
 // One continual-learning cycle (spec continual_learning.md "One cycle"):
-//   lock the workspace -> snapshot -> temporal split -> evaluate the deployed model on the new
+//   lock the workspace -> complete an interrupted cycle (see Safety) -> snapshot -> temporal split -> evaluate the deployed model on the new
 //   data (and the golden set) -> decide -> fine-tune from the deployed weights with replay ->
 //   compare on the same evaluation set -> deploy or not -> log (history, decisions, report).
 //
@@ -9,28 +9,39 @@
 //   YL_CYCLE_DEPLOYED      10  a candidate was fine-tuned, won the comparison and was deployed
 //   YL_CYCLE_NOT_DEPLOYED  11  a candidate was fine-tuned but lost the comparison (kept under
 //                              models/candidates/, not deployed)
-//   YL_CYCLE_ERROR          1  anything failed; the workspace is as it was before the cycle
+//   YL_CYCLE_ERROR          1  anything failed; before the commit point (see Safety) the workspace
+//                              is as it was before the cycle, after it the next run completes it
 // A dry run takes the snapshot into a temporary folder, evaluates, and prints what it would do
 // (fine-tune or not, on how many images) without training, deploying or writing history.
 //
-// Safety: every file that matters is written atomically (fs_util.h) and in an order that keeps
-// the workspace consistent at every instant: history rows and last_eval_snapshot are written
-// only after the step they record has finished, the deployed pointer only after the new version
-// is complete in the registry. A cycle killed at any point leaves the deployed model, the
-// history and earlier snapshots as they were; the next cycle cleans temp files and starts over.
-// What a kill can leave: a snapshot folder and cycles/<cycle>/ (working data, harmless: the next
-// cycle takes a new snapshot), a candidate under models/candidates/, a registry version that is
-// not deployed (killed between yl_registry_add and yl_registry_deploy), or a deployed pointer
-// already advanced with history not yet written (killed right after the deploy: the next cycle
-// evaluates the same new data again with the new model). Killed in the middle of the history
-// writes (a few milliseconds), some of the cycle's rows may be present without
-// last_eval_snapshot; the next cycle then repeats the evaluation under a new cycle id.
+// Safety: a write-ahead commit journal. Until the outcome is decided the cycle writes only where
+// nothing reads it yet (a new snapshot folder, cycles/<cycle>/, models/candidates/<cycle>/, and
+// for a deploy a new registry version, which is not deployed). Then it writes ONE file atomically,
+// history/pending_commit.json, holding everything the end of the cycle changes: the version to
+// deploy, the evaluation records to move into history/evals/, the eval_history.csv rows (times
+// filled), the decisions.jsonl objects and the snapshot for last_eval_snapshot. Writing it is the
+// commit point. The cycle then applies it, each step idempotent (deploy only if the pointer does
+// not name the version yet; move only records still staged; append only rows and decisions not
+// yet present, keyed by cycle + role + eval_set and cycle + step; set last_eval_snapshot), and
+// removes it (unlink + fsync of history/).
+//   Killed before the journal: the deployed model, the history and earlier snapshots are exactly
+//   as they were; the next cycle sees the same data as new and starts over. It removes the
+//   models/candidates/<cycle>/ and cycles/<cycle>/ folders of cycles that never committed (their
+//   id is in neither the history nor a pending journal; a log line each). A version added by
+//   yl_registry_add whose cycle was killed before the journal stays in the registry as an
+//   undeployed candidate (versions are never deleted; `rollback to=` can still deploy it).
+//   Killed after the journal: the history may be partly updated (the pointer moved, some files
+//   appended), never inconsistent with the journal. The next non-dry-run cycle, right after taking
+//   the lock, completes the interrupted cycle from the journal ("completing the interrupted cycle
+//   <id>"; result.recovered), exactly once, before it reads the history or the pointer. A dry run
+//   only says that an interrupted cycle is pending and would be completed.
 //
 // Test hook: when the environment variable YOLOOP_CYCLE_KILL_AT names a step, the cycle raises
 // SIGKILL there (tests/test_cycle.c checks what each kill leaves). Steps: after_lock,
 // after_snapshot, after_eval, finetune (the first training batch), after_finetune, after_compare,
-// after_registry_add, after_deploy, after_history_rows, before_last_eval_snapshot,
-// after_last_eval_snapshot. Never set it outside tests.
+// after_registry_add (all before the commit point), after_journal, after_deploy,
+// after_history_rows, before_last_eval_snapshot, after_last_eval_snapshot (after it; the last four
+// also fire while a pending journal is being completed). Never set it outside tests.
 #pragma once
 #include <stdbool.h>
 #include <stdio.h>
@@ -61,6 +72,11 @@ typedef struct {
     double map50_deployed, map50_previous, map50_candidate;  // -1 when not measured
     bool had_previous;
     char reason[512];      // the decision's reason in words
+    // A cycle killed after its commit point, completed from history/pending_commit.json before
+    // this one started: recovered is true and recovered_cycle names it. In a dry run recovered
+    // stays false and recovered_cycle names the pending cycle a real run would complete.
+    bool recovered;
+    char recovered_cycle[40];
 } yl_cycle_result;
 
 // Runs one cycle in the workspace whose yoloop.yaml is loaded in `config`.

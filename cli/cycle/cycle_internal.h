@@ -1,6 +1,7 @@
 // Pieces of one cycle (cycle.h) shared by cycle.c (orchestration), cycle_eval.c (evaluation),
-// cycle_finetune.c (training a candidate), cycle_log.c (history rows and decisions) and
-// cycle_kill.c (the test hook).
+// cycle_finetune.c (training a candidate), cycle_decide.c (the two decisions), cycle_commit.c
+// (the commit journal), cycle_cleanup.c (what killed cycles leave behind) and cycle_kill.c (the
+// test hook and log lines).
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -8,6 +9,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "cli/cycle/history.h"
+#include "cli/cycle/registry.h"
 #include "cli/cycle/workspace.h"
 #include "engine/core/status.h"
 #include "engine/data/image_list.h"
@@ -77,3 +80,50 @@ bool yl_cycle_decide(const yl_workspace_config *config, double map50, bool had_p
 bool yl_cycle_compare(const yl_workspace_config *config, const yl_cycle_metrics *deployed,
                       const yl_cycle_metrics *candidate, const yl_cycle_metrics *deployed_golden,
                       const yl_cycle_metrics *candidate_golden, char *reason, size_t size);
+
+// ---- the commit journal (cycle_commit.c) -----------------------------------------------------
+// history/pending_commit.json holds everything the end of a cycle writes, as one file written
+// atomically; writing it is the cycle's commit point (cycle.h):
+//   {"cycle", "snapshot",
+//    "deploy": {"version", "from", "reason"} or null,
+//    "records": [{"file": "<cycle>_<model>_<set>.json", "staged_in": "cycles/<cycle>/evals"}],
+//    "rows": [yl_eval_row as an object, "time" filled],
+//    "decisions": [decision objects, "time" filled]}
+// Paths are relative to the workspace, so a workspace moved after a kill still recovers.
+#define YL_CYCLE_JOURNAL "history/pending_commit.json"
+
+typedef struct {
+    const char *cycle, *snapshot;
+    const char *deploy_version;  // NULL or "": nothing to deploy
+    const char *deploy_from, *deploy_reason;
+    const char *records_dir;     // the staged records' folder, relative to the workspace
+    const char *const *records;  // file names in records_dir
+    int record_count;
+    const yl_eval_row *rows;     // an empty time is filled with the time of the journal
+    int row_count;
+    const cJSON *decisions;      // array; copied, "time" added first where absent
+} yl_cycle_commit;
+
+typedef struct {
+    bool applied;                       // a journal was found, applied and removed
+    char cycle[40], snapshot[40];
+    char deployed[YL_VERSION_ID_SIZE];  // the version it deploys ("" when none)
+    bool deploy_done;                   // the pointer was moved by this call (not already there)
+} yl_cycle_commit_info;
+
+// Writes the journal (the commit point). Fails when one is already pending.
+yl_status yl_cycle_commit_write(const char *workspace, const yl_cycle_commit *commit);
+// Applies a pending journal idempotently (deploy unless the pointer already names the version;
+// move the staged records that are still staged; append the rows and decisions not yet in the
+// history; set last_eval_snapshot) and removes it. No journal: YL_OK, info->applied false.
+// A journal that cannot be parsed is an error naming the file and field (it is left in place).
+yl_status yl_cycle_commit_apply(const char *workspace, FILE *log, yl_cycle_commit_info *info);
+// Whether a journal is pending, and its cycle id and version to deploy (each "" when absent).
+yl_status yl_cycle_commit_pending(const char *workspace, bool *pending, char cycle[40],
+                                  char version[YL_VERSION_ID_SIZE]);
+
+// ---- what killed cycles leave behind (cycle_cleanup.c) ----------------------------------------
+// Removes models/candidates/<cycle>/ and cycles/<cycle>/ of cycles that never committed: their id
+// is in neither eval_history.csv nor decisions.jsonl nor a pending journal. Folders of committed
+// cycles stay (a candidate that lost its comparison is kept on purpose). One log line per removal.
+yl_status yl_cycle_remove_uncommitted(const char *workspace, FILE *log);
