@@ -45,6 +45,9 @@ static const char *outcome_words(const yl_cycle_result *r) {
 }
 
 static void print_summary(const yl_cycle_result *r, bool dry_run) {
+    if (r->recovered_cycle[0])
+        printf("\n%s the interrupted cycle %s first\n", r->recovered ? "completed" : "would complete",
+               r->recovered_cycle);
     printf("\ncycle %s%s: %s\n", r->cycle[0] ? r->cycle : "-", dry_run ? " (dry run)" : "", outcome_words(r));
     printf("  snapshot %s: %d new images evaluated, %d in the training pool, %d replay images\n",
            r->snapshot[0] ? r->snapshot : "-", r->eval_images, r->train_images, r->replay_images);

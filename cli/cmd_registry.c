@@ -118,8 +118,20 @@ static void print_rollback_help(FILE *out) {
             "  reason=      free text recorded in deployments.jsonl\n");
 }
 
+// Takes the workspace lock and refuses to move the pointer while a killed cycle's commit is
+// pending: the next cycle would complete it and deploy its version over this change.
 static int lock_workspace(const char *command, const char *workspace, yl_fs_lock *lock) {
     if (yl_fs_lock_dir(workspace, false, lock) != YL_OK) return fail(command);
+    char journal[1200];
+    snprintf(journal, sizeof journal, "%s/history/pending_commit.json", workspace);
+    if (yl_fs_exists(journal)) {
+        yl_fs_unlock(lock);
+        fprintf(stderr,
+                "%s: %s: an interrupted cycle has not been completed yet; run `yoloop cycle workspace=%s` "
+                "first (it completes the interrupted cycle), then %s again\n",
+                command, journal, workspace, command);
+        return 1;
+    }
     return 0;
 }
 

@@ -412,6 +412,19 @@ static void test_commands(void) {
     CHECK_OK(yl_registry_deployed(ws, deployed));
     CHECK(!strcmp(deployed, "v0002"), "pointer unchanged under the lock: %s", deployed);
     CHECK(run_cmd(yl_cmd_deploy, &text, 3, deploy1) == 0, "deploy after the holder died");
+
+    // A killed cycle's pending commit keeps deploy and rollback out until a cycle completes it.
+    char history[400], journal[450];
+    snprintf(history, sizeof history, "%s/history", ws);
+    snprintf(journal, sizeof journal, "%s/pending_commit.json", history);
+    CHECK_OK(yl_fs_mkdirs(history));
+    CHECK_OK(yl_fs_write_atomic(journal, "{}", 2));
+    CHECK(run_cmd(yl_cmd_deploy, &text, 2, deploy2) == 1, "deploy with a pending cycle commit -> 1");
+    CHECK(run_cmd(yl_cmd_rollback, &text, 2, rollback) == 1, "rollback with a pending cycle commit -> 1");
+    CHECK_OK(yl_registry_deployed(ws, deployed));
+    CHECK(!strcmp(deployed, "v0001"), "pointer unchanged while a commit is pending: %s", deployed);
+    CHECK(remove(journal) == 0, "remove the journal");
+    CHECK(run_cmd(yl_cmd_deploy, &text, 2, deploy2) == 0, "deploy once nothing is pending");
 }
 
 // ---- crash test ---------------------------------------------------------------------------
