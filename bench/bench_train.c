@@ -7,7 +7,8 @@
 //
 //   bench_train data=<data.yaml> [imgsz=320] [batch=8] [warmup=2] [steps=6] [workers=2] [threads=2]
 //               [model=yolov8n.yaml]
-// Prints one line: yoloop imgsz=.. batch=.. steps=.. s_per_img=.. step_s_per_img=.. loader_alone_s_per_img=..
+// Prints one line: yoloop imgsz=.. batch=.. steps=.. s_per_img=.. step_s_per_img=.. wait_s_per_img=..
+//                  loader_share=.. loader_alone_s_per_img=..
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,8 +146,12 @@ int main(int argc, char **argv) {
     if (loader_alone(data, imgsz, batch, workers, batches, &loader_s) != 0)
         fprintf(stderr, "bench_train: the loader-alone run failed: %s\n", yl_last_error());
     // step_s_per_img: the trainer's mean forward + loss + backward + step time over all batches
-    // (warm-up included), without the wait for the loader.
-    printf("yoloop imgsz=%d batch=%d steps=%d s_per_img=%.5f step_s_per_img=%.5f loader_alone_s_per_img=%.5f\n",
-           imgsz, batch, steps, seconds / (double)(steps * batch), summary.seconds_per_step / batch, loader_s);
+    // (warm-up included), without the wait for the loader; wait_s_per_img: the trainer's mean
+    // wait for the loader's next batch (the first batch's worker start-up included);
+    // loader_share: wait / (wait + step).
+    printf("yoloop imgsz=%d batch=%d steps=%d s_per_img=%.5f step_s_per_img=%.5f wait_s_per_img=%.5f "
+           "loader_share=%.3f loader_alone_s_per_img=%.5f\n",
+           imgsz, batch, steps, seconds / (double)(steps * batch), summary.seconds_per_step / batch,
+           summary.wait_seconds_per_step / batch, summary.loader_share, loader_s);
     return 0;
 }

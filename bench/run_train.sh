@@ -6,7 +6,8 @@
 # on_train_batch_end callback in ultralytics_train.py); warmup + 1 batches are untimed, the next
 # `steps` are timed; no validation, setup or checkpoint time is included. Prints a table:
 #   imgsz, batch, yoloop s/img, Ultralytics s/img, ratio (Ultralytics / yoloop: > 1 = yoloop faster),
-#   yoloop step s/img (forward..optimizer, no loader wait), yoloop loader alone s/img, load average.
+#   yoloop step s/img (forward..optimizer, no loader wait), yoloop wait s/img (the trainer's wait for
+#   its loader) and loader share (wait / (wait + step)), yoloop loader alone s/img, load average.
 #
 #   bench/run_train.sh [sizes=320:8,640:4] [warmup=2] [steps=6] [threads=2] [workers=2] [n=96]
 #
@@ -40,8 +41,10 @@ rows=()
 for size in ${sizes//,/ }; do
     imgsz=${size%%:*} batch=${size#*:}
     l0=$(load)
-    y=$(OMP_NUM_THREADS=$threads "$build/bench_train" data="$data" imgsz="$imgsz" batch="$batch" warmup="$warmup" \
-        steps="$steps" workers="$workers" threads="$threads" | tail -1)
+    # bench_train runs under the OpenMP wait policy `yoloop` defaults to (cli/main.c: PASSIVE
+    # unless set); Ultralytics runs as it ships.
+    y=$(OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE} OMP_NUM_THREADS=$threads "$build/bench_train" data="$data" \
+        imgsz="$imgsz" batch="$batch" warmup="$warmup" steps="$steps" workers="$workers" threads="$threads" | tail -1)
     echo "$y" >&2
     u="-"
     if [ $have_ul = 1 ]; then
@@ -54,10 +57,12 @@ for size in ${sizes//,/ }; do
     fi
     ys=$(echo "$y" | field s_per_img)
     ratio=$(awk -v u="$u" -v y="$ys" 'BEGIN { if (u == "-" || y <= 0) print "-"; else printf "%.2f", u / y }')
-    rows+=("$(printf '%5s %5s %12s %12s %6s %14s %14s   %s -> %s' "$imgsz" "$batch" "$ys" "$u" "$ratio" \
-        "$(echo "$y" | field step_s_per_img)" "$(echo "$y" | field loader_alone_s_per_img)" "$l0" "$(load)")")
+    rows+=("$(printf '%5s %5s %12s %12s %6s %14s %14s %7s %14s   %s -> %s' "$imgsz" "$batch" "$ys" "$u" "$ratio" \
+        "$(echo "$y" | field step_s_per_img)" "$(echo "$y" | field wait_s_per_img)" \
+        "$(echo "$y" | field loader_share)" "$(echo "$y" | field loader_alone_s_per_img)" "$l0" "$(load)")")
 done
-echo "yolov8n training throughput, CPU, threads=$threads workers=$workers, $steps timed steps after $((warmup + 1)) untimed"
-printf '%5s %5s %12s %12s %6s %14s %14s   %s\n' imgsz batch "yoloop s/img" "ultra s/img" ratio \
-    "yl step s/img" "yl loader s/img" "load avg (before -> after)"
+echo "yolov8n training throughput, CPU, threads=$threads workers=$workers, $steps timed steps after $((warmup + 1)) untimed," \
+    "yoloop OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}"
+printf '%5s %5s %12s %12s %6s %14s %14s %7s %14s   %s\n' imgsz batch "yoloop s/img" "ultra s/img" ratio \
+    "yl step s/img" "yl wait s/img" "share" "yl loader s/img" "load avg (before -> after)"
 printf '%s\n' "${rows[@]}"

@@ -12,7 +12,8 @@
 
 #define TRAIN_KNOWN                                                                                          \
     "model, data, epochs, imgsz, batch, device, workers, lr0, lrf, momentum, weight_decay, warmup_epochs, " \
-    "optimizer, freeze, patience, seed, close_mosaic, resume, replay, replay_ratio, project, name, cos_lr, nbs"
+    "warmup_bias_lr, optimizer, freeze, patience, seed, close_mosaic, resume, replay, replay_ratio, "       \
+    "project, name, cos_lr, nbs, val"
 
 typedef struct {
     yl_trainer_options o;
@@ -23,19 +24,22 @@ static void print_help(FILE *out) {
     fprintf(out,
             "usage: yoloop train model=<yolov8n.yaml|n|file.pt|file.safetensors> data=<data.yaml> [epochs=100]\n"
             "                    [imgsz=640] [batch=16] [device=cpu|cuda] [workers=2] [lr0=0.01] [lrf=0.01]\n"
-            "                    [momentum=0.937] [weight_decay=0.0005] [warmup_epochs=3.0]\n"
+            "                    [momentum=0.937] [weight_decay=0.0005] [warmup_epochs=3.0] [warmup_bias_lr=0.1]\n"
             "                    [optimizer=auto|SGD|AdamW] [freeze=0|[0,1,...]] [patience=100] [seed=0]\n"
             "                    [close_mosaic=10] [resume=false] [replay=<data.yaml>] [replay_ratio=0.3]\n"
-            "                    [project=runs/train] [name=exp] [cos_lr=false] [nbs=64]\n"
+            "                    [project=runs/train] [name=exp] [cos_lr=false] [nbs=64] [val=true]\n"
             "\n"
             "Trains a detector the way Ultralytics' `yolo train` does: SGD/AdamW with warm-up, gradient\n"
             "accumulation to nbs, EMA weights validated every epoch, mosaic off for the last close_mosaic\n"
-            "epochs, early stopping after `patience` epochs without improvement.\n"
+            "epochs, early stopping after `patience` epochs without improvement. At the end\n"
+            "best.safetensors is validated once more (per-class table) and the step time is split into\n"
+            "compute and waiting for the data loader.\n"
             "\n"
             "  model=         a scale (yolov8n.yaml, yolov8s, n ...) to train from scratch, or a .pt /\n"
             "                 .safetensors checkpoint to fine-tune from (weights transferred by name)\n"
             "  replay=        a second data.yaml mixed into every batch (replay_ratio of each batch)\n"
             "  resume=true    continue project/name from weights/last.state.safetensors\n"
+            "  val=false      no validation: neither per epoch nor of best at the end (fitness = -loss)\n"
             "Writes project/name (name2, name3, ... when it exists): weights/last.safetensors,\n"
             "weights/best.safetensors, weights/last.state.safetensors, results.csv.\n"
             "Exit codes: 0 done, 1 error (message on stderr), 2 bad arguments.\n");
@@ -79,6 +83,7 @@ static bool parse_one(train_args *a, const char *key, const char *value) {
     if (!strcmp(key, "momentum")) return yl_arg_double("train", key, value, 0, 1, &o->momentum);
     if (!strcmp(key, "weight_decay")) return yl_arg_double("train", key, value, 0, 1, &o->weight_decay);
     if (!strcmp(key, "warmup_epochs")) return yl_arg_double("train", key, value, 0, 1000, &o->warmup_epochs);
+    if (!strcmp(key, "warmup_bias_lr")) return yl_arg_double("train", key, value, 0, 10, &o->warmup_bias_lr);
     if (!strcmp(key, "optimizer")) return yl_arg_string("train", key, value, &o->optimizer);
     if (!strcmp(key, "freeze")) return parse_freeze(value, o);
     if (!strcmp(key, "patience")) return yl_arg_int("train", key, value, 0, 1000000, &o->patience);
@@ -86,6 +91,7 @@ static bool parse_one(train_args *a, const char *key, const char *value) {
     if (!strcmp(key, "nbs")) return yl_arg_int("train", key, value, 1, 100000, &o->nbs);
     if (!strcmp(key, "resume")) return yl_arg_bool("train", key, value, &o->resume);
     if (!strcmp(key, "cos_lr")) return yl_arg_bool("train", key, value, &o->cos_lr);
+    if (!strcmp(key, "val")) return yl_arg_bool("train", key, value, &o->validate);
     if (!strcmp(key, "replay")) return yl_arg_string("train", key, value, &o->replay_data);
     if (!strcmp(key, "project")) return yl_arg_string("train", key, value, &a->project);
     if (!strcmp(key, "name")) return yl_arg_string("train", key, value, &a->name);
@@ -151,9 +157,7 @@ int yl_cmd_train(int argc, char **argv) {
         fprintf(stderr, "error: %s\n", yl_last_error());
         return 1;
     }
-    printf("\n%d epochs completed (last epoch %d), best fitness %.5g at epoch %d, %.1f ms per step.\n",
-           summary.epochs_run, summary.last_epoch, summary.best_fitness, summary.best_epoch,
-           1e3 * summary.seconds_per_step);
+    yl_train_print_summary(stdout, &summary, a.o.validate);
     printf("Results saved to %s\n", save_dir);
     return 0;
 }

@@ -41,3 +41,20 @@ void yl_train_print_log(void *user, const char *message) {
     yl_train_printer *p = user;
     fprintf(p->out, "%s\n", message);
 }
+
+void yl_train_print_summary(FILE *out, const yl_train_summary *s, bool validate) {
+    fprintf(out, "\n%d epochs completed (last epoch %d), best fitness %.5g at epoch %d.\n", s->epochs_run,
+            s->last_epoch, s->best_fitness, s->best_epoch);
+    if (s->final_validated) {
+        fprintf(out, "\nValidating %s...\n%s", s->best_path, s->final_table);
+        fprintf(out, "final: P %.4g  R %.4g  mAP50 %.4g  mAP50-95 %.4g\n", s->final_precision, s->final_recall,
+                s->final_map50, s->final_map50_95);
+    } else {
+        fprintf(out, "final validation of best skipped: %s\n",
+                !validate ? "validation is off" : "no val split or no finished run");
+    }
+    fprintf(out, "Time per step: %.1f ms compute (forward + loss + backward + step), %.1f ms waiting for the "
+                 "loader (%.0f%% of the loop)\n",
+            1e3 * s->seconds_per_step, 1e3 * s->wait_seconds_per_step, 100 * s->loader_share);
+    fflush(out);
+}

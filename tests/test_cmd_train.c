@@ -71,6 +71,10 @@ int main(void) {
     int rc = run_train(&text, 10, run);
     CHECK(rc == 0, "train exited %d: %s", rc, text);
     CHECK(strstr(text, "box_loss") && strstr(text, "1/1") && strstr(text, "Results saved to"), "output:\n%s", text);
+    // the final validation of best (per-class rows) and the loader-wait split at the end
+    CHECK(strstr(text, "best.safetensors...") && strstr(text, "final: P ") && strstr(text, "perforation") &&
+              strstr(text, "waiting for the loader"),
+          "no final validation / time split in:\n%s", text);
     char exp[600];
     snprintf(exp, sizeof exp, "%s/runs/exp", root);
     CHECK(exists(exp, "results.csv") && exists(exp, "weights/last.safetensors") &&
@@ -80,6 +84,13 @@ int main(void) {
     char exp2[600];
     snprintf(exp2, sizeof exp2, "%s/runs/exp2", root);
     CHECK(rc == 0 && exists(exp2, "results.csv"), "second run: exit %d, no %s/results.csv", rc, exp2);
+    char *no_val[] = {"model=yolov8n.yaml", data_arg, "epochs=1", "imgsz=32", "batch=2", "workers=1", project_arg,
+                      "name=noval", "val=false"};
+    rc = run_train(&text, 9, no_val);
+    CHECK(rc == 0 && strstr(text, "final validation of best skipped: validation is off") && !strstr(text, "final: P"),
+          "val=false: exit %d, output:\n%s", rc, text);
+    char *bad_val[] = {"model=yolov8n.yaml", data_arg, "val=maybe"};
+    CHECK(run_train(&text, 3, bad_val) == 2, "val=maybe accepted");
     char *missing_model[] = {"model=yolov9q.yaml", data_arg, "epochs=1", "imgsz=32", project_arg};
     CHECK(run_train(&text, 5, missing_model) == 1, "unknown model name accepted");
     data_test_remove_tree(root);

@@ -71,7 +71,12 @@ void yl_trainer_teardown(yl_trainer *t);
 yl_status yl_trainer_alloc_step(yl_trainer *t);
 void yl_trainer_free_step(yl_trainer *t);
 // Runs epoch `epoch` (0-based): schedule, batches, steps; fills the train losses and lrs of `e`.
-yl_status yl_trainer_run_epoch(yl_trainer *t, int epoch, yl_train_epoch *e, double *step_seconds, long *steps);
+// Adds to `timing` the loop's wait for batches and the steps' time.
+typedef struct {
+    double step_seconds, wait_seconds;
+    long steps;
+} yl_train_timing;
+yl_status yl_trainer_run_epoch(yl_trainer *t, int epoch, yl_train_epoch *e, yl_train_timing *timing);
 
 // train_results.c
 // Appends the row of `e` and rewrites results.csv (temp + rename).
@@ -90,6 +95,10 @@ yl_status yl_trainer_resume(yl_trainer *t);
 // train_eval.c: validates the EMA weights (swapped in and back), fills metrics, fitness and
 // the val losses of `e`, and re-plans the model for training.
 yl_status yl_trainer_validate(yl_trainer *t, yl_train_epoch *e);
+// Ultralytics' final_eval: loads best.safetensors into the model (strictly) and validates it with
+// the per-class table into the summary's final_* fields. Does nothing without a validator. The
+// model holds best's weights afterwards: call it after the last epoch only.
+yl_status yl_trainer_final_validate(yl_trainer *t, yl_train_summary *summary);
 
 // train_util.c
 yl_status yl_train_mkdirs(const char *path);

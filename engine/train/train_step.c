@@ -98,7 +98,7 @@ static yl_status train_batch(yl_trainer *t, const yl_batch *b, yl_detection_loss
     return YL_OK;
 }
 
-yl_status yl_trainer_run_epoch(yl_trainer *t, int epoch, yl_train_epoch *e, double *step_seconds, long *steps) {
+yl_status yl_trainer_run_epoch(yl_trainer *t, int epoch, yl_train_epoch *e, yl_train_timing *timing) {
     yl_optimizer_settings *settings = yl_optimizer_settings_of(t->opt);
     YL_TRY(yl_schedule_epoch_start(&t->sched, settings, epoch));
     int nb = 0;
@@ -110,16 +110,18 @@ yl_status yl_trainer_run_epoch(yl_trainer *t, int epoch, yl_train_epoch *e, doub
     double start = yl_train_now();
     for (int i = 0; i < nb; i++) {
         const yl_batch *b = NULL;
+        double w0 = yl_train_now();
         yl_status st = yl_loader_next(t->loader, &b);
         if (st != YL_OK) return yl_error_context(st, "train: epoch %d batch %d: ", epoch + 1, i);
         if (!b) break;
+        timing->wait_seconds += yl_train_now() - w0;
         YL_TRY(yl_schedule_batch_start(&t->sched, settings, epoch, i));
         double t0 = yl_train_now();
         yl_detection_loss_result res;
         st = train_batch(t, b, &res);
         if (st != YL_OK) return yl_error_context(st, "train: epoch %d batch %d: ", epoch + 1, i);
-        *step_seconds += yl_train_now() - t0;
-        (*steps)++;
+        timing->step_seconds += yl_train_now() - t0;
+        timing->steps++;
         double items[3] = {res.box, res.cls, res.dfl};
         for (int k = 0; k < 3; k++) mean[k] = (mean[k] * i + items[k]) / (i + 1);
         if (t->o.on_progress) {

@@ -64,17 +64,20 @@ static yl_status run(yl_trainer *t, yl_train_summary *summary) {
     if (t->o.resume) YL_TRY(yl_trainer_resume(t));
     else YL_TRY(yl_model_zero_grad(t->model));
     double run_start = yl_train_now();
-    double step_seconds = 0;
-    long steps = 0;
+    yl_train_timing timing = {0, 0, 0};
+    bool interrupted = false;
     for (int epoch = t->start_epoch; epoch < t->o.epochs; epoch++) {
         yl_train_epoch e;
         memset(&e, 0, sizeof e);
-        YL_TRY(yl_trainer_run_epoch(t, epoch, &e, &step_seconds, &steps));
+        YL_TRY(yl_trainer_run_epoch(t, epoch, &e, &timing));
         YL_TRY(finish_epoch(t, epoch, &e, run_start));
         if (t->o.on_epoch) t->o.on_epoch(t->o.user, &e);
         summary->epochs_run++;
         summary->last_epoch = e.epoch;
-        if (t->o.stop_after_epochs > 0 && summary->epochs_run >= t->o.stop_after_epochs) break;
+        if (t->o.stop_after_epochs > 0 && summary->epochs_run >= t->o.stop_after_epochs && epoch + 1 < t->o.epochs) {
+            interrupted = true;
+            break;
+        }
         if (e.stopped_early) {
             summary->stopped_early = true;
             yl_engine_log(&t->eng, "Stopping training early as no improvement observed in last %d epochs. "
@@ -85,10 +88,16 @@ static yl_status run(yl_trainer *t, yl_train_summary *summary) {
     summary->best_fitness = t->best_fitness;
     summary->best_epoch = t->best_epoch;
     summary->skipped_steps = t->skipped_steps;
-    summary->seconds_per_step = steps ? step_seconds / (double)steps : 0;
+    const double steps = (double)timing.steps;
+    summary->seconds_per_step = steps > 0 ? timing.step_seconds / steps : 0;
+    summary->wait_seconds_per_step = steps > 0 ? timing.wait_seconds / steps : 0;
+    const double busy = timing.step_seconds + timing.wait_seconds;
+    summary->loader_share = busy > 0 ? timing.wait_seconds / busy : 0;
     snprintf(summary->last_path, sizeof summary->last_path, "%s", t->last_path);
     snprintf(summary->best_path, sizeof summary->best_path, "%s", t->best_path);
     snprintf(summary->results_path, sizeof summary->results_path, "%s", t->results_path);
+    // An interrupted run (stop_after_epochs) has no final model yet: its resumption validates it.
+    if (!interrupted && summary->epochs_run > 0) YL_TRY(yl_trainer_final_validate(t, summary));
     return YL_OK;
 }
 

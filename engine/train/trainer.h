@@ -6,7 +6,8 @@
 //          warm-up, forward_train, loss (items logged as they are, the gradient of sum * B),
 //          backward, and when an accumulation is due: clip 10.0 -> step -> zero_grad -> EMA;
 //          then validation of the EMA weights, fitness = 0.1 mAP50 + 0.9 mAP50-95,
-//          last/best checkpoints (the EMA weights), the resume state and results.csv.
+//          last/best checkpoints (the EMA weights), the resume state and results.csv;
+//   after the last epoch: best.safetensors validated once more (the summary's final_* fields).
 // Files in save_dir: weights/last.safetensors, weights/best.safetensors,
 // weights/last.state.safetensors (what resume=true needs to continue identically), results.csv.
 // Nothing is printed: progress goes to callbacks, errors are returned.
@@ -102,8 +103,16 @@ typedef struct {
     int best_epoch;           // 1-based
     bool stopped_early;
     double seconds_per_step;  // mean wall time of a training batch (forward + loss + backward + step)
+    double wait_seconds_per_step;  // mean wall time the loop waited for the loader's next batch
+    double loader_share;      // wait / (wait + step): the share of the loop spent waiting for data
     long skipped_steps;
     char last_path[512], best_path[512], results_path[512];
+    // Ultralytics' final_eval: after the last epoch, best.safetensors is loaded back into the model
+    // and validated once more (per-class table). Not done (final_validated false) when validation
+    // is off, there is no val split, or the run stopped at stop_after_epochs (an interruption).
+    bool final_validated;
+    double final_precision, final_recall, final_map50, final_map50_95;
+    char final_table[8192];  // yl_format_val_table(per_class=true); truncated beyond ~90 classes
 } yl_train_summary;
 
 // Runs the whole training. summary may be NULL.
