@@ -43,8 +43,10 @@ static void print_help(FILE *out) {
             "token_file); basic auth from basic_auth_file= (one line user:password) or the environment\n"
             "variables BASIC_AUTH_USER and BASIC_AUTH_PASS. /webhook is exempt from basic auth unless\n"
             "webhook_auth=true, because the webhook Label Studio creates sends no credentials.\n"
-            "Binds 127.0.0.1 by default; host=0.0.0.0 exposes it. Stops on SIGINT/SIGTERM after the\n"
-            "running requests finish (a running cycle goes on by itself).\n"
+            "Binds 127.0.0.1 by default; host=0.0.0.0 exposes it. Label Studio 1.23 refuses a backend on a\n"
+            "loopback or private address (403 \"URL resolves to a reserved network address\") unless it runs\n"
+            "with ML_BLOCK_LOCAL_IP=false and, for the webhook it creates, SSRF_PROTECTION_ENABLED=false.\n"
+            "Stops on SIGINT/SIGTERM after the running requests finish (a running cycle goes on by itself).\n"
             "Exit codes: 0 stopped by a signal, 1 error, 2 bad arguments.\n");
 }
 

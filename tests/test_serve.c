@@ -442,12 +442,14 @@ static void test_health_while_busy(void) {
         pthread_create(&threads[i], NULL, run_slow, &calls[i]);
     }
     sleep_ms(30);
+    // `answered` is the first health answer: on a loaded machine the later ones may come after
+    // the predictions, which says nothing about whether health waits for them.
     double worst = 0, answered = 0;
     for (int i = 0; i < 5; i++) {
         http_result r = http("GET", "/health", NULL, NULL);
         CHECK(r.status == 200, "health while busy: %ld", r.status);
         if (r.seconds > worst) worst = r.seconds;
-        answered = now_s();
+        if (i == 0) answered = now_s();
         cJSON_Delete(r.json);
     }
     double last_end = 0;
@@ -456,7 +458,7 @@ static void test_health_while_busy(void) {
         CHECK(calls[i].status == 200, "busy predict %d: %ld", i, calls[i].status);
         if (calls[i].ended > last_end) last_end = calls[i].ended;
     }
-    printf("health while predicting: worst %.1f ms; predictions ran %.3f s, health done %.3f s before they ended\n",
+    printf("health while predicting: worst %.1f ms; predictions ran %.3f s, first health answer %.3f s before they ended\n",
            worst * 1e3, last_end - calls[0].started, last_end - answered);
     CHECK(worst < 1.0, "health took %.3f s while predicting", worst);
     CHECK(answered < last_end, "health was not answered while the predictions ran (they ended first)");

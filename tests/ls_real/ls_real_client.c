@@ -15,6 +15,11 @@
 //       tasks -> evaluated on only those, fine-tuned on the older ones, deployed (exit 10);
 //       nothing new. Checks snapshots (labels by class name, images), the temporal split, the
 //       decisions, the registry and the history files.
+//   ls_real_client backend <url> <token file> <yoloop binary> <work dir of cycle>
+//       on the cycle's workspace and project (issue #7): `yoloop serve` connected as the project's
+//       ML backend, predictions retrieved through the Data Manager, a deployment picked up
+//       without a restart, the backend's webhook starting a cycle; `yoloop push` and
+//       `yoloop rank` (ls_real_backend.c).
 #include <curl/curl.h>
 #include <dirent.h>
 #include <stb_image_write.h>
@@ -34,6 +39,7 @@
 #include "cli/fs_util.h"
 #include "engine/data/synth.h"
 #include "engine/model/model.h"
+#include "ls_real.h"
 #include "test_common.h"
 #include "weights/checkpoint.h"
 
@@ -42,15 +48,15 @@
     "<RectangleLabels name=\"label\" toName=\"image\"><Label value=\"dentado\"/><Label value=\"concave\"/>" \
     "<Label value=\"perforation\"/></RectangleLabels></View>"
 
-static const char *base_url, *token_file;
-static char legacy_token[256];
+const char *base_url, *token_file;
+char legacy_token[256];
 
-static void die(const char *what) {
+void die(const char *what) {
     fprintf(stderr, "ls_real_client: %s: %s\n", what, yl_last_error());
     exit(2);
 }
 
-static char *read_file(const char *path, size_t *size) {
+char *read_file(const char *path, size_t *size) {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
     fseek(f, 0, SEEK_END);
@@ -64,7 +70,7 @@ static char *read_file(const char *path, size_t *size) {
     return data;
 }
 
-static void write_text(const char *path, const char *text) {
+void write_text(const char *path, const char *text) {
     FILE *f = fopen(path, "wb");
     if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
         fprintf(stderr, "ls_real_client: cannot write %s\n", path);
@@ -72,7 +78,7 @@ static void write_text(const char *path, const char *text) {
     }
 }
 
-static yl_ls_client *open_client(const char *url, const char *file) {
+yl_ls_client *open_client(const char *url, const char *file) {
     yl_ls_client_options o = {.url = url, .token = {.file = file}};
     o.http = (yl_http_options){.connect_timeout_ms = 2000, .timeout_ms = 60000, .max_attempts = 2,
                                .backoff_initial_ms = 100, .backoff_max_ms = 200};
@@ -118,7 +124,7 @@ static size_t collect(char *chunk, size_t size, size_t n, void *user) {
 // Multipart upload (the client has no upload call: the cycle never uploads media). Each file gets
 // its own form field: Label Studio 1.23 keeps only the last file of a repeated field name.
 // Returns the task ids in file order.
-static void upload_files(int project, const char **paths, int count, long *task_ids) {
+void upload_files(int project, const char **paths, int count, long *task_ids) {
     CURL *curl = curl_easy_init();
     curl_mime *mime = curl_mime_init(curl);
     for (int i = 0; i < count; i++) {
@@ -156,7 +162,7 @@ static void upload_files(int project, const char **paths, int count, long *task_
     curl_easy_cleanup(curl);
 }
 
-static cJSON *rect(int width, int height, double x, double y, double w, double h, double rotation, const char *label) {
+cJSON *rect(int width, int height, double x, double y, double w, double h, double rotation, const char *label) {
     cJSON *r = cJSON_CreateObject();
     cJSON_AddStringToObject(r, "from_name", "label");
     cJSON_AddStringToObject(r, "to_name", "image");
@@ -203,7 +209,7 @@ static long annotate(yl_ls_client *client, long task, cJSON *result, int cancell
     return id;
 }
 
-static void make_image(const char *path, int width, int height, int jpeg, unsigned char shade) {
+void make_image(const char *path, int width, int height, int jpeg, unsigned char shade) {
     unsigned char *pixels = malloc((size_t)width * height * 3);
     for (int i = 0; i < width * height * 3; i++) pixels[i] = (unsigned char)(shade + (i * 7) % 50);
     int ok = jpeg ? stbi_write_jpg(path, width, height, 3, pixels, 90)
@@ -701,7 +707,7 @@ static void add_synth(yl_ls_client *client, int project, int first, int count) {
     free(ids);
 }
 
-static int run_yoloop(const char *yoloop, const char *args, const char *log) {
+int run_yoloop(const char *yoloop, const char *args, const char *log) {
     char command[4096];
     snprintf(command, sizeof command, "%s %s >%s 2>&1", yoloop, args, log);
     fflush(NULL);
@@ -709,7 +715,7 @@ static int run_yoloop(const char *yoloop, const char *args, const char *log) {
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
-static int count_lines(const char *path) {
+int count_lines(const char *path) {
     char *text = read_file(path, NULL);
     int n = 0;
     for (const char *p = text; p && *p; p++) n += *p == '\n';
@@ -935,8 +941,10 @@ int main(int argc, char **argv) {
     }
     if (argc == 6 && !strcmp(argv[1], "checks")) return run_checks(argv[4], argv[5]);
     if (argc == 6 && !strcmp(argv[1], "cycle")) return run_cycle_checks(argv[4], argv[5]);
+    if (argc == 6 && !strcmp(argv[1], "backend")) return run_backend_checks(argv[4], argv[5]);
     fprintf(stderr,
             "usage: ls_real_client checks <url> <token file> <data dir> <work dir>\n"
-            "       ls_real_client cycle <url> <token file> <yoloop binary> <work dir>\n");
+            "       ls_real_client cycle <url> <token file> <yoloop binary> <work dir>\n"
+            "       ls_real_client backend <url> <token file> <yoloop binary> <work dir of cycle>\n");
     return 2;
 }

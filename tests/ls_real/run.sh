@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# ctest "ls_real": the Label Studio client and `yoloop init` / `yoloop cycle` against a REAL
-# Label Studio 1.23 (issue #6; spec label_studio.md §7).
+# ctest "ls_real": the Label Studio client and `yoloop init` / `yoloop cycle` (issue #6), then
+# `yoloop serve` as the project's ML backend, `yoloop push` and `yoloop rank` (issue #7) against a
+# REAL Label Studio 1.23 (spec label_studio.md §7).
 #   run.sh <yoloop binary> <ls_real_client binary> <build dir>
 # Label Studio is pip-installed into <build dir>/labelstudio-venv (reused when present; ~1 GB,
 # ~90 s) or $YOLOOP_LS_VENV. No PyPI: "SKIPPED" and exit 77. YOLOOP_SKIP_LS_REAL=1 skips too.
 # One server start (a fresh data dir: the first start migrates the database) serves every check;
-# it is stopped at the end whatever happens, even when this script is killed.
+# it is stopped at the end whatever happens, even when this script is killed; so is the ML backend
+# (`yoloop serve`, whose pid the client writes into <work>/cycle/serve.pid).
 set -uo pipefail
 if [ $# -ne 3 ]; then echo "usage: run.sh <yoloop> <ls_real_client> <build dir>" >&2; exit 2; fi
 yoloop=$1 client=$2 build=$3
@@ -27,15 +29,28 @@ echo "ls_real: venv ready in $(( $(date +%s) - t0 )) s ($(du -sh "$venv" 2>/dev/
 work=$(mktemp -d "${TMPDIR:-/tmp}/yoloop-ls-real-XXXXXX") || exit 1
 data=$work/ls
 failed=0
+# Kills the ML backend's process group (the server and any cycle it started).
+stop_backend() {
+    local pid
+    pid=$(cat "$1" 2>/dev/null) || return 0
+    [ -n "$pid" ] || return 0
+    kill -TERM -- "-$pid" 2>/dev/null
+    sleep 1
+    kill -KILL -- "-$pid" 2>/dev/null
+    rm -f "$1"
+    return 0
+}
 finish() {
+    stop_backend "$work/cycle/serve.pid"
     bash "$server" stop "$data"
     if [ $failed -eq 0 ]; then rm -rf "$work"; else echo "ls_real: kept $work for inspection"; fi
 }
 trap finish EXIT
 trap 'failed=1; exit 1' INT TERM
 # When this script is killed outright (ctest's timeout), a detached watchdog still stops the server.
-setsid bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 2; done; bash "$2" stop "$3"' watchdog $$ "$server" "$data" \
-    </dev/null >/dev/null 2>&1 &
+setsid bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 2; done
+    p=$(cat "$4" 2>/dev/null) && [ -n "$p" ] && kill -KILL -- "-$p" 2>/dev/null
+    bash "$2" stop "$3"' watchdog $$ "$server" "$data" "$work/cycle/serve.pid" </dev/null >/dev/null 2>&1 &
 
 if ! bash "$server" start "$venv" "$data" 0; then
     failed=1
@@ -49,10 +64,18 @@ echo "ls_real: client checks against $url"
 "$client" checks "$url" "$data/token" "$data" "$work/client" || failed=1
 echo "ls_real: yoloop init + cycle against $url"
 "$client" cycle "$url" "$data/token" "$yoloop" "$work/cycle" || failed=1
+echo "ls_real: yoloop serve (ML backend), push and rank against $url"
+t_backend=$(date +%s)
+"$client" backend "$url" "$data/token" "$yoloop" "$work/cycle" || failed=1
+echo "ls_real: backend, push and rank part took $(( $(date +%s) - t_backend )) s"
 
 if [ $failed -ne 0 ]; then
     echo "--- Label Studio log (last 40 lines) ---"
     tail -40 "$data/server.log"
+    if [ -f "$work/cycle/serve.log" ]; then
+        echo "--- yoloop serve log (last 20 lines) ---"
+        tail -20 "$work/cycle/serve.log"
+    fi
     echo "FAIL: ls_real"
     exit 1
 fi

@@ -42,10 +42,14 @@ cmd_install() {
 
 # get_env() also reads unprefixed names (HOST, PORT, USERNAME, ...): clear the strays. The
 # legacy-token switch only counts when the organization is created (the first start on a database).
+# 1.23 refuses loopback addresses by default: ML_BLOCK_LOCAL_IP for POST /api/ml/ and its requests
+# to the backend, SSRF_PROTECTION_ENABLED for webhooks (the one made for a backend included); the
+# tests run the ML backend on 127.0.0.1.
 LS_ENV=(-u HOST -u PORT -u USERNAME -u PASSWORD -u DEBUG -u USER_TOKEN -u LABEL_STUDIO_HOST
     LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN=true
     LATEST_VERSION_CHECK=false COLLECT_ANALYTICS=false SENTRY_DSN= FRONTEND_SENTRY_DSN= SENTRY_RATE=0
-    LOCAL_FILES_SERVING_ENABLED=false DJANGO_DB=sqlite)
+    LOCAL_FILES_SERVING_ENABLED=false DJANGO_DB=sqlite
+    ML_BLOCK_LOCAL_IP=false SSRF_PROTECTION_ENABLED=false)
 
 # The migration chain takes 30-110 s on 2 cores; a start on a copy of a migrated database takes
 # ~10 s. `label-studio version` migrates without creating a user or an organization, so each
@@ -77,6 +81,7 @@ port_in_use() {
 cmd_start() {
     local venv=$1 data=$2 port=${3:-0}
     ls_importable "$venv" || die "no label-studio in $venv (run: server.sh install $venv)"
+    venv=$(cd "$venv" && pwd)  # the server starts from inside the data dir
     [ -e "$data/server.pid" ] && cmd_stop "$data"
     [ -n "$data" ] && [ "$data" != / ] || die "bad data dir '$data'"
     rm -rf "$data"
