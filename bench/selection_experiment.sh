@@ -1,49 +1,105 @@
 #!/usr/bin/env bash
-# Active-learning check for `yoloop rank`: does picking the images the model is least sure about
-# beat picking at random? On synthetic data (`yoloop synth`), per seed:
-#   round 0   a random initial labeled set of INIT images from the pool; train from scratch
-#   round r   rank the unlabeled pool with the round r-1 model (STRATEGY, or random), "label" the
-#             BUDGET best (their ground truth joins the training set), fine-tune the previous
-#             model on all labeled images; validate every round on the fixed val split
-# Both arms share the seed's synthetic data, initial set and round-0 model, so the curves differ
-# only by the selection. Output: $OUT/results.csv (seed, strategy, round, labeled, map50,
-# map50_95) and a table of the mean mAP50 per arm and labeled-set size.
+# Issue #7's selection experiment: after a distribution shift, does labeling the images the model
+# is least sure about (`yoloop rank`) reach a given mAP50 with fewer labeled images than labeling
+# images picked at random?
 #
-# The defaults are the smallest version that runs in about 10 minutes on 2 CPU cores; scale N,
-# IMGSZ, EPOCHS, ROUNDS and SEEDS up on a GPU (DEVICE=cuda). Every setting is an environment
-# variable:
-#   YOLOOP=build/yoloop OUT=runs/selection SEEDS="0 1 2" N=160 IMGSZ=96 INIT=32 BUDGET=16 ROUNDS=2
-#   EPOCHS0=40 EPOCHS=10 BATCH=16 MODEL=yolov8n.yaml STRATEGY=combined RANK_CONF=0.1 DEVICE=cpu
+#   1. old data: `yoloop synth` shift 0 (OLD_N images); one yolov8n BASE trained on it from
+#      scratch with the demo's recipe (tools/demo.sh). Shared by every seed and arm; a model
+#      that already works, so its uncertainty means something.
+#   2. per seed: shifted data, `yoloop synth shift=SHIFT seed=1000+seed` (NEW_N images): its
+#      train split is the unlabeled pool, its val split the held-out shifted val set.
+#   3. per seed and arm (STRATEGY, random), ROUNDS rounds: rank the unlabeled pool with the
+#      previous round's model (round 1: the base) -- `yoloop rank strategy=STRATEGY` or
+#      `strategy=random seed=<seed>` (a seeded hash of each path: a fixed random order per seed)
+#      -- and "label" the BUDGET picks (their ground truth joins the labeled set); fine-tune on the
+#      labeled set + replay of the old data (replay_ratio REPLAY_RATIO), starting from the base
+#      (FROM=base: a round's model depends only on which images are labeled) or from the previous
+#      round's model (FROM=previous); `yoloop val` on the seed's shifted val set.
+#      Round 0 is the base itself on the shifted val set (0 labeled), the same for both arms.
+#   4. mean, sample standard deviation, min and max of mAP50 over the seeds per arm and labeled
+#      count, and for each of TARGETS the labeled images each arm needs to reach it (linear
+#      interpolation on the mean curve; per seed on its own curve; "-" when never reached).
+#
+# Settings (environment; the defaults take about 20 minutes on 2 busy CPU cores):
+#   YOLOOP=build/yoloop OUT=runs/selection SEEDS="0 1 2" DEVICE=cpu WORKERS=1 IMGSZ=128
+#   OLD_N=200 BASE_EPOCHS=10 SHIFT=0.7 NEW_N=400 VAL_FRACTION=0.25 (pool 300, val 100)
+#   BUDGET=16 ROUNDS=4 FT_EPOCHS=10 BATCH=8 LR0=0.001 REPLAY_RATIO=0.3 FROM=base
+#   STRATEGY=combined RANK_CONF=0.25 TARGETS="0.80 0.85 0.90"
+# The fine-tune is the demo's cycle recipe: AdamW, lr0 LR0, no warm-up, nbs = batch (one step per
+# batch), close_mosaic 0, val=false.
+#
+# Every step whose output exists under OUT is skipped (rerun after an interruption); OUT keeps
+# the settings it was made with and a run with other settings is refused (use another OUT).
+# Output: OUT/results.csv (seed,arm,round,labeled,map50,map50_95) and OUT/summary.txt.
 set -euo pipefail
 
 YOLOOP=${YOLOOP:-build/yoloop}
 OUT=${OUT:-runs/selection}
 SEEDS=${SEEDS:-"0 1 2"}
-N=${N:-160}
-IMGSZ=${IMGSZ:-96}
-INIT=${INIT:-32}
-BUDGET=${BUDGET:-16}
-ROUNDS=${ROUNDS:-2}
-EPOCHS0=${EPOCHS0:-40}
-EPOCHS=${EPOCHS:-10}
-BATCH=${BATCH:-16}
-MODEL=${MODEL:-yolov8n.yaml}
-STRATEGY=${STRATEGY:-combined}
-RANK_CONF=${RANK_CONF:-0.1}
 DEVICE=${DEVICE:-cpu}
+WORKERS=${WORKERS:-1}
+IMGSZ=${IMGSZ:-128}
+OLD_N=${OLD_N:-200}
+BASE_EPOCHS=${BASE_EPOCHS:-10}
+SHIFT=${SHIFT:-0.7}
+NEW_N=${NEW_N:-400}
+VAL_FRACTION=${VAL_FRACTION:-0.25}
+BUDGET=${BUDGET:-16}
+ROUNDS=${ROUNDS:-4}
+FT_EPOCHS=${FT_EPOCHS:-10}
+BATCH=${BATCH:-8}
+LR0=${LR0:-0.001}
+REPLAY_RATIO=${REPLAY_RATIO:-0.3}
+FROM=${FROM:-base}
+STRATEGY=${STRATEGY:-combined}
+RANK_CONF=${RANK_CONF:-0.25}
+TARGETS=${TARGETS:-"0.80 0.85 0.90"}
 
+case "$FROM" in base | previous) ;; *) echo "selection_experiment: FROM=$FROM: expected base or previous" >&2; exit 2 ;; esac
+[ "$STRATEGY" != random ] || { echo "selection_experiment: STRATEGY=random is the baseline arm already" >&2; exit 2; }
 [ -x "$YOLOOP" ] || { echo "selection_experiment: $YOLOOP not found (build first or set YOLOOP=)" >&2; exit 2; }
 YOLOOP=$(cd "$(dirname "$YOLOOP")" && pwd)/$(basename "$YOLOOP")
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
-RESULTS=$OUT/results.csv
-echo "seed,strategy,round,labeled,map50,map50_95" > "$RESULTS"
-log() { echo "[$(date +%H:%M:%S)] $*"; }
+log() { echo "[$(date +%H:%M:%S) load $(cut -d' ' -f1 /proc/loadavg)] $*" >&2; }
 
-# data.yaml for the labeled images in list $2, validating on the seed's val split ($3).
+# Seeds and the summary's targets may change between runs on the same OUT; nothing else may.
+settings="IMGSZ=$IMGSZ OLD_N=$OLD_N BASE_EPOCHS=$BASE_EPOCHS SHIFT=$SHIFT NEW_N=$NEW_N VAL_FRACTION=$VAL_FRACTION
+BUDGET=$BUDGET FT_EPOCHS=$FT_EPOCHS BATCH=$BATCH LR0=$LR0 REPLAY_RATIO=$REPLAY_RATIO FROM=$FROM
+STRATEGY=$STRATEGY RANK_CONF=$RANK_CONF"
+if [ -f "$OUT/settings.txt" ]; then
+    [ "$(cat "$OUT/settings.txt")" = "$settings" ] ||
+        { echo "selection_experiment: $OUT was made with other settings ($OUT/settings.txt); use another OUT" >&2; exit 2; }
+else
+    echo "$settings" > "$OUT/settings.txt"
+fi
+
+# 1. old data and the base model (the demo's baseline recipe)
+[ -f "$OUT/old/data.yaml" ] || "$YOLOOP" synth out="$OUT/old" n="$OLD_N" imgsz=160 seed=0 shift=0 > "$OUT/old.log"
+BASE=$OUT/base/weights/last.safetensors
+if [ ! -f "$BASE" ]; then
+    rm -rf "$OUT/base"
+    log "base: yolov8n from scratch on the old data, $BASE_EPOCHS epochs"
+    "$YOLOOP" train model=yolov8n.yaml data="$OUT/old/data.yaml" epochs="$BASE_EPOCHS" imgsz="$IMGSZ" batch=8 nbs=8 \
+        optimizer=AdamW lr0=0.002 warmup_epochs=0 close_mosaic=2 workers="$WORKERS" seed=0 device="$DEVICE" \
+        project="$OUT" name=base > "$OUT/base.log" 2>&1 || { tail -20 "$OUT/base.log" >&2; exit 1; }
+fi
+log "base: $(grep '^final:' "$OUT/base.log" || echo 'trained earlier') (old val)"
+
+# Writes "map50,map50_95" of model $1 on data.yaml $2 into $3 (skipped when $3 exists).
+evaluate() {
+    [ -s "$3" ] && return 0
+    local row
+    row=$("$YOLOOP" val model="$1" data="$2" imgsz="$IMGSZ" workers="$WORKERS" device="$DEVICE" 2>"$3.err" |
+          awk '$1 == "all" { print $6 "," $7; exit }') || true
+    [ -n "$row" ] || { echo "val of $1 failed, see $3.err" >&2; exit 1; }
+    echo "$row" > "$3"
+}
+
+# A data.yaml in $1 whose train split is the images listed in $2 (labels from $3), val = $3's val.
 make_dataset() {
     local dir=$1 list=$2 data=$3
-    rm -rf "$dir"
+    rm -rf "$dir/images" "$dir/labels"
     mkdir -p "$dir/images/train" "$dir/labels/train"
     while read -r img; do
         local stem; stem=$(basename "${img%.*}")
@@ -56,59 +112,104 @@ make_dataset() {
         > "$dir/data.yaml"
 }
 
-# Trains ($1 = start model, $2 = epochs) on dataset $3 into $4; prints the weights path.
-train() {
-    "$YOLOOP" train model="$1" data="$3/data.yaml" epochs="$2" imgsz="$IMGSZ" batch="$BATCH" workers=1 \
-        optimizer=SGD lr0=0.01 warmup_epochs=1 close_mosaic=0 val=false seed="$SEED" device="$DEVICE" \
-        project="$(dirname "$4")" name="$(basename "$4")" > "$4.log" 2>&1 ||
-        { echo "train failed, see $4.log" >&2; exit 1; }
-    echo "$4/weights/last.safetensors"
-}
-
-# Appends one results row for model $1 evaluated on dataset $2.
-evaluate() {
-    local model=$1 dataset=$2 strategy=$3 round=$4 labeled=$5
-    local row
-    row=$("$YOLOOP" val model="$model" data="$dataset/data.yaml" imgsz="$IMGSZ" workers=1 device="$DEVICE" 2>&1 |
-          awk '$1 == "all" { print $6 "," $7 }')
-    [ -n "$row" ] || { echo "val failed for $model" >&2; exit 1; }
-    echo "$SEED,$strategy,$round,$labeled,$row" >> "$RESULTS"
-    log "seed $SEED $strategy round $round: $labeled labeled, mAP50,mAP50-95 = $row"
-}
-
 for SEED in $SEEDS; do
     S=$OUT/seed$SEED
-    rm -rf "$S"
     mkdir -p "$S"
-    "$YOLOOP" synth out="$S/data" n="$N" imgsz="$IMGSZ" seed="$SEED" val_fraction=0.25 > "$S/synth.log"
-    find "$S/data/images/train" -name '*.png' | sort > "$S/pool.txt"
-    shuf --random-source=<(yes "$SEED") "$S/pool.txt" | head -n "$INIT" | sort > "$S/init.txt"
-    make_dataset "$S/r0" "$S/init.txt" "$S/data"
-    log "seed $SEED: pool $(wc -l < "$S/pool.txt"), initial $INIT; training round 0"
-    model0=$(train "$MODEL" "$EPOCHS0" "$S/r0" "$S/r0/run")
+    [ -f "$S/new/data.yaml" ] || { rm -rf "$S/new"; "$YOLOOP" synth out="$S/new" n="$NEW_N" imgsz=160 seed=$((1000 + SEED)) \
+        shift="$SHIFT" val_fraction="$VAL_FRACTION" > "$S/synth.log"; }
+    find "$S/new/images/train" -name '*.png' | sort > "$S/pool.txt"
+    evaluate "$BASE" "$S/new/data.yaml" "$S/base_val.txt"
+    log "seed $SEED: pool $(wc -l < "$S/pool.txt"), val $(find "$S/new/images/val" -name '*.png' | wc -l);" \
+        "base on shifted val: mAP50,mAP50-95 = $(cat "$S/base_val.txt")"
     for arm in "$STRATEGY" random; do
-        evaluate "$model0" "$S/r0" "$arm" 0 "$INIT"
         A=$S/$arm
         mkdir -p "$A"
-        cp "$S/init.txt" "$A/labeled.txt"
-        model=$model0
+        : > "$A/labeled0.txt"
+        model=$BASE
         for round in $(seq 1 "$ROUNDS"); do
-            grep -vxF -f "$A/labeled.txt" "$S/pool.txt" > "$A/unlabeled.txt" || true
-            [ -s "$A/unlabeled.txt" ] || break
-            "$YOLOOP" rank model="$model" source="$A/unlabeled.txt" strategy="$arm" seed="$SEED" budget="$BUDGET" \
-                imgsz="$IMGSZ" conf="$RANK_CONF" device="$DEVICE" out="$A/picked$round.txt" > "$A/rank$round.log" 2>&1 ||
-                { echo "rank failed, see $A/rank$round.log" >&2; exit 1; }
-            sort -u "$A/labeled.txt" "$A/picked$round.txt" -o "$A/labeled.txt"
-            make_dataset "$A/r$round" "$A/labeled.txt" "$S/data"
-            model=$(train "$model" "$EPOCHS" "$A/r$round" "$A/r$round/run")
-            evaluate "$model" "$A/r$round" "$arm" "$round" "$(wc -l < "$A/labeled.txt")"
+            R=$A/r$round
+            mkdir -p "$R"
+            if [ ! -s "$R/labeled.txt" ]; then
+                grep -vxF -f "$A/labeled$((round - 1)).txt" "$S/pool.txt" > "$R/unlabeled.txt" || true
+                [ -s "$R/unlabeled.txt" ] || { log "seed $SEED $arm: pool exhausted"; break; }
+                "$YOLOOP" rank model="$model" source="$R/unlabeled.txt" strategy="$arm" seed="$SEED" budget="$BUDGET" \
+                    imgsz="$IMGSZ" conf="$RANK_CONF" device="$DEVICE" out="$R/picked.txt" > "$R/rank.log" 2>&1 ||
+                    { echo "rank failed, see $R/rank.log" >&2; exit 1; }
+                sort -u "$A/labeled$((round - 1)).txt" "$R/picked.txt" > "$R/labeled.tmp"
+                mv "$R/labeled.tmp" "$R/labeled.txt"
+            fi
+            cp "$R/labeled.txt" "$A/labeled$round.txt"
+            weights=$R/run/weights/last.safetensors
+            if [ ! -f "$weights" ]; then
+                make_dataset "$R/data" "$R/labeled.txt" "$S/new"
+                start=$BASE
+                [ "$FROM" = base ] || start=$model
+                rm -rf "$R/run"
+                "$YOLOOP" train model="$start" data="$R/data/data.yaml" replay="$OUT/old/data.yaml" \
+                    replay_ratio="$REPLAY_RATIO" epochs="$FT_EPOCHS" imgsz="$IMGSZ" batch="$BATCH" nbs="$BATCH" \
+                    optimizer=AdamW lr0="$LR0" warmup_epochs=0 close_mosaic=0 val=false workers="$WORKERS" \
+                    seed="$SEED" device="$DEVICE" project="$R" name=run > "$R/train.log" 2>&1 ||
+                    { tail -20 "$R/train.log" >&2; exit 1; }
+            fi
+            model=$weights
+            evaluate "$model" "$S/new/data.yaml" "$R/val.txt"
+            log "seed $SEED $arm round $round: $(wc -l < "$R/labeled.txt") labeled" \
+                "($(cat $(sed 's#/images/train/\(.*\)\.png$#/labels/train/\1.txt#' "$R/picked.txt") | wc -l) boxes picked)," \
+                "mAP50,mAP50-95 = $(cat "$R/val.txt")"
         done
     done
 done
 
-echo
-echo "mean mAP50 over seeds ($SEEDS) by labeled images:"
-awk -F, 'NR > 1 { k = $4 "," $2; s[k] += $5; n[k]++ }
-     END { for (k in s) { split(k, p, ","); printf "%s %s %.4f %d\n", p[1], p[2], s[k] / n[k], n[k] } }' "$RESULTS" |
-    sort -k1,1n -k2,2 | awk '{ printf "  %4s labeled  %-16s mAP50 %.4f  (%d seeds)\n", $1, $2, $3, $4 }'
-echo "rows: $RESULTS"
+# Results, from the per-round files (this run's seeds only).
+RESULTS=$OUT/results.csv
+{
+    echo "seed,arm,round,labeled,boxes,map50,map50_95"
+    for SEED in $SEEDS; do
+        S=$OUT/seed$SEED
+        for arm in "$STRATEGY" random; do
+            echo "$SEED,$arm,0,0,0,$(cat "$S/base_val.txt")"
+            for round in $(seq 1 "$ROUNDS"); do
+                R=$S/$arm/r$round
+                [ -s "$R/val.txt" ] || continue
+                boxes=$(sed 's#/images/train/\(.*\)\.png$#/labels/train/\1.txt#' "$R/labeled.txt" | xargs cat | wc -l)
+                echo "$SEED,$arm,$round,$(wc -l < "$R/labeled.txt"),$boxes,$(cat "$R/val.txt")"
+            done
+        done
+    done
+} > "$RESULTS"
+
+{
+    echo "selection experiment: seeds $SEEDS; $(tr '\n' ' ' < "$OUT/settings.txt")"
+    echo
+    echo "mAP50 on the shifted val set by labeled images (mean, sample sd, min..max over seeds; boxes = mean labeled boxes):"
+    awk -F, 'NR > 1 { k = $4 SUBSEP $2; n[k]++; s[k] += $6; q[k] += $6 * $6; b[k] += $5
+                      if (!(k in lo) || $6 < lo[k]) lo[k] = $6; if (!(k in hi) || $6 > hi[k]) hi[k] = $6 }
+             END { for (k in n) { split(k, p, SUBSEP); m = s[k] / n[k]
+                                  v = n[k] > 1 ? (q[k] - n[k] * m * m) / (n[k] - 1) : 0; if (v < 0) v = 0
+                                  printf "%s %s %.4f %.4f %.4f %.4f %.1f %d\n", p[1], p[2], m, sqrt(v), lo[k], hi[k], b[k] / n[k], n[k] } }' \
+        "$RESULTS" | sort -k1,1n -k2,2 |
+        awk 'BEGIN { printf "  %7s  %-10s %7s %7s  %-15s %6s %5s\n", "labeled", "arm", "mean", "sd", "min..max", "boxes", "seeds" }
+             { printf "  %7s  %-10s %7.4f %7.4f  %.4f..%.4f %6.1f %5d\n", $1, $2, $3, $4, $5, $6, $7, $8 }'
+    echo
+    echo "labeled images needed to reach a mAP50 target (linear interpolation between rounds; - = not reached):"
+    for target in $TARGETS; do
+        for arm in "$STRATEGY" random; do
+            awk -F, -v t="$target" -v arm="$arm" '
+                function cross(lab, val, cnt,   i, x) {  # first crossing of t on a curve sorted by labeled
+                    if (val[1] >= t) return lab[1]
+                    for (i = 2; i <= cnt; i++) if (val[i] >= t) return lab[i-1] + (t - val[i-1]) / (val[i] - val[i-1]) * (lab[i] - lab[i-1])
+                    return -1 }
+                NR > 1 && $2 == arm { sum[$4] += $6; cnt[$4]++; v[$1, $4] = $6; labs[$4] = 1
+                                      if (!($1 in seen)) { seen[$1] = 1; order[++ns] = $1 } }
+                END { m = 0; for (l in labs) L[++m] = l + 0
+                      for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (L[j] < L[i]) { x = L[i]; L[i] = L[j]; L[j] = x }
+                      for (i = 1; i <= m; i++) M[i] = sum[L[i]] / cnt[L[i]]
+                      c = cross(L, M, m); line = sprintf("  target %s  %-10s mean curve: %s   per seed:", t, arm, c < 0 ? "-" : sprintf("%.1f", c))
+                      for (k = 1; k <= ns; k++) { s = order[k]; for (i = 1; i <= m; i++) V[i] = v[s, L[i]]; c = cross(L, V, m)
+                                         line = line sprintf(" %s=%s", s, c < 0 ? "-" : sprintf("%.1f", c)) }
+                      print line }' "$RESULTS"
+        done
+    done
+    echo
+    echo "rows: $RESULTS"
+} | tee "$OUT/summary.txt"
