@@ -6,31 +6,14 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "tests/test_command.h"
 #include "tests/test_common.h"
 #include "weights/checkpoint.h"
 
-static char out_path[] = "/tmp/yl_cmd_info_XXXXXX";
 static char ckpt_dir[] = "/tmp/yl_cmd_info_ckpt_XXXXXX";
 static char ckpt_path[128];  // ckpt_dir/yolov8n.safetensors
 
-// Runs `yoloop info args...` with stdout captured; returns the exit code, *text the output.
-static int run_info(char **text, int argc, char **argv) {
-    fflush(stdout);
-    int saved = dup(1), fd = open(out_path, O_WRONLY | O_TRUNC);
-    dup2(fd, 1);
-    close(fd);
-    int rc = yl_cmd_info(argc, argv);
-    fflush(stdout);
-    dup2(saved, 1);
-    close(saved);
-    FILE *f = fopen(out_path, "rb");
-    static char buf[16384];
-    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-    if (f) fclose(f);
-    buf[n] = '\0';
-    *text = buf;
-    return rc;
-}
+static int run_info(char **text, int argc, char **argv) { return yl_test_run_command(yl_cmd_info, argc, argv, text); }
 
 static void expect_line(const char *text, const char *line) {
     CHECK(strstr(text, line) != NULL, "output lacks the line\n  '%s'\noutput:\n%s", line, text);
@@ -106,14 +89,11 @@ static void test_bad_arguments(void) {
 }
 
 int main(void) {
-    int fd = mkstemp(out_path);
-    if (fd < 0 || !mkdtemp(ckpt_dir)) return 2;
-    close(fd);
+    if (!mkdtemp(ckpt_dir)) return 2;
     snprintf(ckpt_path, sizeof ckpt_path, "%s/yolov8n.safetensors", ckpt_dir);
     test_yolov8n();
     test_checkpoint_file();
     test_bad_arguments();
-    unlink(out_path);
     unlink(ckpt_path);
     rmdir(ckpt_dir);
     return yl_test_finish("test_cmd_info");

@@ -8,28 +8,11 @@
 #include "cli/commands.h"
 #include "engine/data/synth.h"
 #include "tests/data_test_util.h"
+#include "tests/test_command.h"
 #include "tests/test_common.h"
 
-static char out_path[] = "/tmp/yl_cmd_train_XXXXXX";
 
-// Runs `yoloop train args...` with stdout captured; returns the exit code, *text the output.
-static int run_train(char **text, int argc, char **argv) {
-    fflush(stdout);
-    int saved = dup(1), fd = open(out_path, O_WRONLY | O_TRUNC);
-    dup2(fd, 1);
-    close(fd);
-    int rc = yl_cmd_train(argc, argv);
-    fflush(stdout);
-    dup2(saved, 1);
-    close(saved);
-    FILE *f = fopen(out_path, "rb");
-    static char buf[65536];
-    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-    if (f) fclose(f);
-    buf[n] = '\0';
-    *text = buf;
-    return rc;
-}
+static int run_train(char **text, int argc, char **argv) { return yl_test_run_command(yl_cmd_train, argc, argv, text); }
 
 static int exists(const char *dir, const char *name) {
     char path[512];
@@ -39,9 +22,6 @@ static int exists(const char *dir, const char *name) {
 
 int main(void) {
     omp_set_num_threads(1);  // see test_trainer.c
-    int fd = mkstemp(out_path);
-    if (fd < 0) return 2;
-    close(fd);
     char *text;
     char *help[] = {"--help"};
     CHECK(run_train(&text, 1, help) == 0 && strstr(text, "usage: yoloop train"), "help: %s", text);
@@ -96,6 +76,5 @@ int main(void) {
     data_test_remove_tree(root);
     free(ds);
     free(root);
-    unlink(out_path);
     return yl_test_finish("cmd_train");
 }

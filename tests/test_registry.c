@@ -17,6 +17,7 @@
 #include "cli/commands.h"
 #include "cli/cycle/registry.h"
 #include "cli/fs_util.h"
+#include "test_command.h"
 #include "test_common.h"
 
 static char root[256];
@@ -54,25 +55,9 @@ static void new_workspace(char *ws, size_t size, const char *name) {
     }
 }
 
-// Runs a command with stdout captured into a static buffer; returns the exit code.
+// Runs a command with stdout captured; returns the exit code.
 static int run_cmd(int (*cmd)(int, char **), char **text, int argc, char **argv) {
-    static char out_path[300];
-    snprintf(out_path, sizeof out_path, "%s/stdout.txt", root);
-    fflush(stdout);
-    int saved = dup(1), fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(fd, 1);
-    close(fd);
-    int rc = cmd(argc, argv);
-    fflush(stdout);
-    dup2(saved, 1);
-    close(saved);
-    static char buf[16384];
-    FILE *f = fopen(out_path, "rb");
-    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-    if (f) fclose(f);
-    buf[n] = '\0';
-    if (text) *text = buf;
-    return rc;
+    return yl_test_run_command(cmd, argc, argv, text);
 }
 
 // Checks every invariant of a registry; returns the number of failed checks.

@@ -21,6 +21,7 @@
 #include "cli/cycle/report_internal.h"
 #include "cli/fs_util.h"
 #include "engine/eval/metrics.h"
+#include "tests/test_command.h"
 #include "tests/test_common.h"
 
 static const char *const names[3] = {"dentado", "x<script>alert(1)</script>", "perforation"};
@@ -351,19 +352,11 @@ static void test_empty(void) {
 
 // ---- the command ------------------------------------------------------------------------------
 
+// *text is malloc'd (the callers free it).
 static int run_report(char **text, int argc, char **argv) {
-    char out_path[] = "/tmp/yl_report_out_XXXXXX";
-    int fd = mkstemp(out_path);
-    fflush(stdout);
-    int saved = dup(1);
-    dup2(fd, 1);
-    close(fd);
-    int rc = yl_cmd_report(argc, argv);
-    fflush(stdout);
-    dup2(saved, 1);
-    close(saved);
-    *text = read_text(out_path);
-    unlink(out_path);
+    char *captured = NULL;
+    int rc = yl_test_run_command(yl_cmd_report, argc, argv, &captured);
+    *text = strdup(captured);
     return rc;
 }
 
