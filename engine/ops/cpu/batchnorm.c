@@ -1,8 +1,9 @@
 // CPU batchnorm2d (PyTorch semantics) and the fused BN + SiLU forward.
 //
 // Every op works channel by channel: one thread owns a channel, reduces it over (n, h, w) in a
-// fixed order with double accumulators and then writes that channel's outputs, so results do not
-// depend on the thread count and no scratch memory is needed.
+// fixed order with double accumulators (vectorised in fixed lanes, activation_spans.c) and then
+// writes that channel's outputs, so results do not depend on the thread count and no scratch
+// memory is needed.
 //
 // train forward: mean, var = biased batch statistics over M = N*H*W values (two passes, so the
 //                variance does not suffer the cancellation of E[x^2] - E[x]^2);
@@ -14,7 +15,7 @@
 // eval backward:  statistics are constants: dx = dy * gamma / sqrt(running_var + eps).
 #include <math.h>
 
-#include "activation.h"
+#include "activation_spans.h"
 #include "cpu_ops.h"
 
 #define PARALLEL_MIN_ELEMENTS 32768
@@ -39,19 +40,10 @@ static inline int64_t plane_offset(const bn_geometry *g, int64_t n, int64_t c) {
 static void channel_moments(const float *x, const bn_geometry *g, int64_t c, double *mean, double *biased_var) {
     const double count = (double)(g->batch * g->plane);
     double sum = 0.0;
-    for (int64_t n = 0; n < g->batch; n++) {
-        const float *xp = x + plane_offset(g, n, c);
-        for (int64_t i = 0; i < g->plane; i++) sum += xp[i];
-    }
+    for (int64_t n = 0; n < g->batch; n++) yl_cpu_sum_span(x + plane_offset(g, n, c), g->plane, &sum);
     const double m = sum / count;
     double squares = 0.0;
-    for (int64_t n = 0; n < g->batch; n++) {
-        const float *xp = x + plane_offset(g, n, c);
-        for (int64_t i = 0; i < g->plane; i++) {
-            double d = xp[i] - m;
-            squares += d * d;
-        }
-    }
+    for (int64_t n = 0; n < g->batch; n++) yl_cpu_centered_squares_span(x + plane_offset(g, n, c), g->plane, m, &squares);
     *mean = m;
     *biased_var = squares / count;
 }
@@ -62,13 +54,7 @@ static void normalize_channel(const float *x, float *y_bn, float *y_act, const b
                               float scale, float shift) {
     for (int64_t n = 0; n < g->batch; n++) {
         const int64_t offset = plane_offset(g, n, c);
-        const float *xp = x + offset;
-        float *yp = y_bn + offset;
-        for (int64_t i = 0; i < g->plane; i++) yp[i] = (xp[i] - center) * scale + shift;
-        if (y_act) {
-            float *ap = y_act + offset;
-            for (int64_t i = 0; i < g->plane; i++) ap[i] = yl_cpu_siluf(yp[i]);
-        }
+        yl_cpu_normalize_span(x + offset, y_bn + offset, y_act ? y_act + offset : NULL, g->plane, center, scale, shift);
     }
 }
 
@@ -159,17 +145,12 @@ yl_status yl_cpu_bn_silu_forward_eval(yl_backend *be, const yl_tensor *x, const 
 // sum(dy) and sum(dy * (x - center)) over one channel.
 static void channel_gradient_sums(const float *x, const float *dy, const bn_geometry *g, int64_t c, float center,
                                   double *sum_dy, double *sum_dy_centered) {
-    double s = 0.0, sc = 0.0;
+    *sum_dy = 0.0;
+    *sum_dy_centered = 0.0;
     for (int64_t n = 0; n < g->batch; n++) {
         const int64_t offset = plane_offset(g, n, c);
-        const float *xp = x + offset, *dyp = dy + offset;
-        for (int64_t i = 0; i < g->plane; i++) {
-            s += dyp[i];
-            sc += (double)dyp[i] * ((double)xp[i] - center);
-        }
+        yl_cpu_gradient_sums_span(x + offset, dy + offset, g->plane, center, sum_dy, sum_dy_centered);
     }
-    *sum_dy = s;
-    *sum_dy_centered = sc;
 }
 
 // dx = gain * (dy - dy_shift - (x - center) * x_slope) over one channel, stored or added once.
@@ -177,12 +158,8 @@ static void write_input_gradient(const float *x, const float *dy, float *dx, con
                                  float center, float gain, float dy_shift, float x_slope, bool accumulate) {
     for (int64_t n = 0; n < g->batch; n++) {
         const int64_t offset = plane_offset(g, n, c);
-        const float *xp = x + offset, *dyp = dy + offset;
-        float *dxp = dx + offset;
-        for (int64_t i = 0; i < g->plane; i++) {
-            float v = gain * (dyp[i] - dy_shift - (xp[i] - center) * x_slope);
-            dxp[i] = accumulate ? dxp[i] + v : v;
-        }
+        yl_cpu_batchnorm_input_gradient_span(x + offset, dy + offset, dx + offset, g->plane, center, gain, dy_shift,
+                                             x_slope, accumulate);
     }
 }
 

@@ -3,11 +3,15 @@
 // Every output element depends on its own inputs only, so splitting the loop over threads
 // cannot change a result. Backward values are formed first and then stored or added once, so
 // accumulate = true equals overwrite plus the old contents exactly.
-#include "activation.h"
+#include "activation_spans.h"
 #include "cpu_ops.h"
 
 // Below this many elements a parallel region costs more than it saves.
 #define PARALLEL_MIN_ELEMENTS 32768
+// Threads take the activations in blocks of this many elements (vectorised spans).
+#define SPAN_ELEMENTS 4096
+
+static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 static inline void store(float *dst, float value, bool accumulate) { *dst = accumulate ? *dst + value : value; }
 
@@ -17,7 +21,7 @@ yl_status yl_cpu_silu_forward(yl_backend *be, const yl_tensor *x, yl_tensor *y) 
     const float *xd = x->data;
     float *yd = y->data;
 #pragma omp parallel for schedule(static) if (n >= PARALLEL_MIN_ELEMENTS)
-    for (int64_t i = 0; i < n; i++) yd[i] = yl_cpu_siluf(xd[i]);
+    for (int64_t i = 0; i < n; i += SPAN_ELEMENTS) yl_cpu_silu_span(xd + i, yd + i, min64(SPAN_ELEMENTS, n - i));
     return YL_OK;
 }
 
@@ -28,7 +32,8 @@ yl_status yl_cpu_silu_backward(yl_backend *be, const yl_tensor *x, const yl_tens
     const float *xd = x->data, *dyd = dy->data;
     float *dxd = dx->data;
 #pragma omp parallel for schedule(static) if (n >= PARALLEL_MIN_ELEMENTS)
-    for (int64_t i = 0; i < n; i++) store(&dxd[i], dyd[i] * yl_cpu_silu_gradf(xd[i]), accumulate);
+    for (int64_t i = 0; i < n; i += SPAN_ELEMENTS)
+        yl_cpu_silu_backward_span(xd + i, dyd + i, dxd + i, min64(SPAN_ELEMENTS, n - i), accumulate);
     return YL_OK;
 }
 
@@ -38,7 +43,7 @@ yl_status yl_cpu_sigmoid_forward(yl_backend *be, const yl_tensor *x, yl_tensor *
     const float *xd = x->data;
     float *yd = y->data;
 #pragma omp parallel for schedule(static) if (n >= PARALLEL_MIN_ELEMENTS)
-    for (int64_t i = 0; i < n; i++) yd[i] = yl_cpu_sigmoidf(xd[i]);
+    for (int64_t i = 0; i < n; i += SPAN_ELEMENTS) yl_cpu_sigmoid_span(xd + i, yd + i, min64(SPAN_ELEMENTS, n - i));
     return YL_OK;
 }
 
@@ -49,7 +54,8 @@ yl_status yl_cpu_sigmoid_backward(yl_backend *be, const yl_tensor *y, const yl_t
     const float *yd = y->data, *dyd = dy->data;
     float *dxd = dx->data;
 #pragma omp parallel for schedule(static) if (n >= PARALLEL_MIN_ELEMENTS)
-    for (int64_t i = 0; i < n; i++) store(&dxd[i], dyd[i] * yd[i] * (1.0f - yd[i]), accumulate);
+    for (int64_t i = 0; i < n; i += SPAN_ELEMENTS)
+        yl_cpu_sigmoid_backward_span(yd + i, dyd + i, dxd + i, min64(SPAN_ELEMENTS, n - i), accumulate);
     return YL_OK;
 }
 

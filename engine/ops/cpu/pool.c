@@ -3,13 +3,18 @@
 // Both work plane by plane: one thread owns an (n, c) plane, so results do not depend on the
 // thread count. Max-pool follows PyTorch: padding acts as -inf (the window is clipped to the
 // image), the first maximum in scan order wins, and a NaN wins over any number and over earlier
-// NaNs. The backward recomputes each window's winner from x instead of storing indices.
+// NaNs. The backward recomputes each window's winner from x instead of storing indices (the op
+// contract, backend.h).
 //
 // Winners are found in two passes, 2k comparisons per output instead of k^2: first, for every
 // input row and output column, the winner of the row's segment (its first maximum); then, per
 // output, the first row whose segment maximum is the window's. Scan order is row-major, so that
 // row's first maximum is the window's first maximum in scan order, and the NaN rule composes
 // the same way: the result equals scanning the whole window.
+//
+// Both passes run a whole row of output columns at once, one window offset after the other in
+// scan order, with selects instead of branches: random data makes "is this the new maximum"
+// unpredictable, and the branch-free loop vectorises over the columns (simd_dispatch.h).
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -18,6 +23,8 @@
 #endif
 
 #include "cpu_ops.h"
+#include "simd_dispatch.h"
+#include "vector_exp.h"
 
 #define PARALLEL_MIN_ELEMENTS 32768
 // Per-thread workspace slots start on 64-float (256-byte) boundaries.
@@ -44,13 +51,16 @@ static pool_geometry pool_geometry_of(const yl_tensor *x, const yl_tensor *y, co
 static inline int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
-static inline bool wins(float candidate, float best) { return candidate > best || isnan(candidate); }
+static inline bool wins(float candidate, float best) { return (candidate > best) | isnan(candidate); }
 
 // Per-thread scratch: the row pass's segment maxima and their columns (height x out_width each),
-// and for an accumulating backward one plane of gradient sums.
+// one output row's winners and their plane indices, and for an accumulating backward one plane
+// of gradient sums.
 typedef struct {
     float *segment_max;
     int32_t *segment_column;
+    float *row_max;
+    int32_t *row_index;
     float *sums;
 } pool_scratch;
 
@@ -59,45 +69,95 @@ static size_t aligned_floats(int64_t count) {
 }
 
 static size_t scratch_floats(const pool_geometry *g, bool with_sums) {
-    const int64_t segments = g->height * g->out_width;
-    return 2 * aligned_floats(segments) + (with_sums ? aligned_floats(g->height * g->width) : 0);
+    return 2 * aligned_floats(g->height * g->out_width) + 2 * aligned_floats(g->out_width) +
+           (with_sums ? aligned_floats(g->height * g->width) : 0);
 }
 
 static pool_scratch scratch_slot(float *workspace, const pool_geometry *g, bool with_sums, int thread) {
     float *base = workspace + (size_t)thread * scratch_floats(g, with_sums);
-    const size_t segments = aligned_floats(g->height * g->out_width);
-    return (pool_scratch){base, (int32_t *)(base + segments), with_sums ? base + 2 * segments : NULL};
+    const size_t segments = aligned_floats(g->height * g->out_width), row = aligned_floats(g->out_width);
+    return (pool_scratch){
+        .segment_max = base,
+        .segment_column = (int32_t *)(base + segments),
+        .row_max = base + 2 * segments,
+        .row_index = (int32_t *)(base + 2 * segments + row),
+        .sums = with_sums ? base + 2 * segments + 2 * row : NULL,
+    };
+}
+
+// Output columns [*first, *last) whose window column ow * stride - pad + kw lies in the row.
+static void columns_reading(const pool_geometry *g, int kw, int64_t *first, int64_t *last) {
+    const int64_t offset = kw - g->pad;  // input column of output column ow: ow * stride + offset
+    int64_t lo = offset >= 0 ? 0 : (-offset + g->stride - 1) / g->stride;
+    int64_t hi = g->width - offset <= 0 ? 0 : (g->width - offset + g->stride - 1) / g->stride;
+    *first = min64(lo, g->out_width);
+    *last = max64(min64(hi, g->out_width), *first);
 }
 
 // Row pass over one plane. pad <= kernel / 2 (checked by the dispatch layer) keeps every clipped
-// window non-empty.
-static void segment_winners(const float *plane, const pool_geometry *g, float *segment_max, int32_t *segment_column) {
+// window non-empty. A segment that holds only -inf keeps its first element, as PyTorch does.
+YL_CPU_KERNEL_BODY segment_winners_body(const float *plane, const pool_geometry *g, float *segment_max,
+                                        int32_t *segment_column) {
     for (int64_t h = 0; h < g->height; h++) {
         const float *row = plane + h * g->width;
+        float *best = segment_max + h * g->out_width;
+        int32_t *column = segment_column + h * g->out_width;
         for (int64_t ow = 0; ow < g->out_width; ow++) {
-            const int64_t w0 = ow * g->stride - g->pad;
-            const int64_t w_begin = max64(w0, 0), w_end = min64(w0 + g->kernel, g->width);
-            float best = -INFINITY;
-            int64_t column = w_begin;  // an all -inf segment keeps its first element, as PyTorch
-            for (int64_t w = w_begin; w < w_end; w++)
-                if (wins(row[w], best)) best = row[w], column = w;
-            segment_max[h * g->out_width + ow] = best;
-            segment_column[h * g->out_width + ow] = (int32_t)column;
+            best[ow] = -INFINITY;
+            column[ow] = (int32_t)max64(ow * g->stride - g->pad, 0);
+        }
+        for (int kw = 0; kw < g->kernel; kw++) {
+            int64_t first, last;
+            columns_reading(g, kw, &first, &last);
+            const int64_t offset = kw - g->pad;
+            const int64_t stride = g->stride;
+#pragma omp simd
+            for (int64_t ow = first; ow < last; ow++) {
+                const int32_t w = (int32_t)(ow * stride + offset);
+                const float v = row[w];
+                const bool take = wins(v, best[ow]);
+                best[ow] = yl_cpu_select(take, v, best[ow]);
+                column[ow] = take ? w : column[ow];
+            }
         }
     }
 }
+YL_CPU_DISPATCH_STATIC(segment_winners,
+                       (const float *plane, const pool_geometry *g, float *segment_max, int32_t *segment_column),
+                       (plane, g, segment_max, segment_column))
 
-// Column pass: the plane index of output (oh, ow)'s winner.
-static int64_t window_winner(const pool_scratch *s, const pool_geometry *g, int64_t oh, int64_t ow) {
+// Column pass for output row oh: each output's maximum and the plane index of its winner.
+YL_CPU_KERNEL_BODY row_winners_body(const pool_scratch *s, const pool_geometry *g, int64_t oh) {
     const int64_t h0 = oh * g->stride - g->pad;
     const int64_t h_begin = max64(h0, 0), h_end = min64(h0 + g->kernel, g->height);
-    float best = -INFINITY;
-    int64_t best_row = h_begin;
-    for (int64_t h = h_begin; h < h_end; h++) {
-        const float v = s->segment_max[h * g->out_width + ow];
-        if (wins(v, best)) best = v, best_row = h;
+    const int64_t out_width = g->out_width;
+    float *best = s->row_max;
+    int32_t *index = s->row_index;
+    for (int64_t ow = 0; ow < out_width; ow++) {
+        best[ow] = -INFINITY;
+        index[ow] = (int32_t)(h_begin * g->width) + s->segment_column[h_begin * out_width + ow];
     }
-    return best_row * g->width + s->segment_column[best_row * g->out_width + ow];
+    for (int64_t h = h_begin; h < h_end; h++) {
+        const float *segment = s->segment_max + h * out_width;
+        const int32_t *column = s->segment_column + h * out_width;
+        const int32_t row_start = (int32_t)(h * g->width);
+#pragma omp simd
+        for (int64_t ow = 0; ow < out_width; ow++) {
+            const float v = segment[ow];
+            const bool take = wins(v, best[ow]);
+            best[ow] = yl_cpu_select(take, v, best[ow]);
+            index[ow] = take ? row_start + column[ow] : index[ow];
+        }
+    }
+}
+YL_CPU_DISPATCH_STATIC(row_winners, (const pool_scratch *s, const pool_geometry *g, int64_t oh), (s, g, oh))
+
+// Winners are plane indices in int32 (half the scratch of int64, and as wide as a float lane).
+static yl_status check_plane_size(const char *op, const pool_geometry *g) {
+    if (g->height * g->width > INT32_MAX)
+        return yl_error(YL_ERR_UNSUPPORTED, "%s: a %lld x %lld plane is too large for the CPU max-pool", op,
+                        (long long)g->height, (long long)g->width);
+    return YL_OK;
 }
 
 static int pool_threads(const pool_geometry *g) {
@@ -118,6 +178,7 @@ static int thread_index(void) {
 
 yl_status yl_cpu_maxpool2d_forward(yl_backend *be, const yl_tensor *x, yl_tensor *y, const yl_maxpool2d_params *p) {
     const pool_geometry g = pool_geometry_of(x, y, p);
+    YL_TRY(check_plane_size("maxpool2d_forward", &g));
     const int64_t in_plane = g.height * g.width, out_plane = g.out_height * g.out_width;
     const int threads = pool_threads(&g);
     float *workspace;
@@ -129,12 +190,13 @@ yl_status yl_cpu_maxpool2d_forward(yl_backend *be, const yl_tensor *x, yl_tensor
         const pool_scratch s = scratch_slot(workspace, &g, false, thread_index());
 #pragma omp for schedule(static)
         for (int64_t pl = 0; pl < g.planes; pl++) {
-            const float *xp = xd + pl * in_plane;
             float *yp = yd + pl * out_plane;
-            segment_winners(xp, &g, s.segment_max, s.segment_column);
-            for (int64_t oh = 0; oh < g.out_height; oh++)
-                for (int64_t ow = 0; ow < g.out_width; ow++)
-                    yp[oh * g.out_width + ow] = xp[window_winner(&s, &g, oh, ow)];
+            segment_winners(xd + pl * in_plane, &g, s.segment_max, s.segment_column);
+            for (int64_t oh = 0; oh < g.out_height; oh++) {
+                row_winners(&s, &g, oh);
+                // The winner's value itself (a NaN keeps its payload).
+                memcpy(yp + oh * g.out_width, s.row_max, (size_t)g.out_width * sizeof(float));
+            }
         }
     }
     return YL_OK;
@@ -143,6 +205,7 @@ yl_status yl_cpu_maxpool2d_forward(yl_backend *be, const yl_tensor *x, yl_tensor
 yl_status yl_cpu_maxpool2d_backward(yl_backend *be, const yl_tensor *x, const yl_tensor *dy, yl_tensor *dx,
                                     const yl_maxpool2d_params *p, bool accumulate) {
     const pool_geometry g = pool_geometry_of(x, dy, p);
+    YL_TRY(check_plane_size("maxpool2d_backward", &g));
     const int64_t in_plane = g.height * g.width, out_plane = g.out_height * g.out_width;
     const int threads = pool_threads(&g);
     // Overlapping windows send several gradients to one element. To accumulate exactly (old
@@ -162,9 +225,11 @@ yl_status yl_cpu_maxpool2d_backward(yl_backend *be, const yl_tensor *x, const yl
             float *sums = accumulate ? s.sums : dxp;
             segment_winners(xd + pl * in_plane, &g, s.segment_max, s.segment_column);
             memset(sums, 0, (size_t)in_plane * sizeof(float));
-            for (int64_t oh = 0; oh < g.out_height; oh++)
-                for (int64_t ow = 0; ow < g.out_width; ow++)
-                    sums[window_winner(&s, &g, oh, ow)] += dyp[oh * g.out_width + ow];
+            for (int64_t oh = 0; oh < g.out_height; oh++) {
+                row_winners(&s, &g, oh);
+                const float *dy_row = dyp + oh * g.out_width;
+                for (int64_t ow = 0; ow < g.out_width; ow++) sums[s.row_index[ow]] += dy_row[ow];
+            }
             if (accumulate)
                 for (int64_t i = 0; i < in_plane; i++) dxp[i] += sums[i];
         }
