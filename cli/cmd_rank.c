@@ -431,6 +431,8 @@ static int run(const rank_args *a, yl_rank_source *src) {
     return rc;
 }
 
+static int run_command(const void *args, yl_rank_source *src) { return run(args, src); }
+
 int yl_cmd_rank(int argc, char **argv) {
     if (yl_arg_wants_help(argc, argv)) {
         print_help(stdout);
@@ -439,15 +441,5 @@ int yl_cmd_rank(int argc, char **argv) {
     rank_args a;
     int rc = parse_args(argc, argv, &a);
     if (rc) return rc;
-    yl_engine eng;
-    if (yl_cli_engine_init(&eng, a.device, a.cuda_index) != YL_OK) return fail("device");
-    yl_rank_source src;
-    if (yl_rank_source_open(&a.src, &eng, &src) != YL_OK) {
-        rc = fail(a.src.workspace ? a.src.workspace : a.src.model);
-    } else {
-        rc = run(&a, &src);
-        yl_rank_source_close(&src);
-    }
-    yl_engine_release(&eng);
-    return rc;
+    return yl_rank_command_main("rank", &a.src, a.device, a.cuda_index, run_command, &a);
 }

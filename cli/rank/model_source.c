@@ -100,3 +100,23 @@ yl_status yl_rank_source_connect(const yl_rank_source *s, yl_ls_client **client,
     }
     return st;
 }
+
+int yl_rank_command_main(const char *command, const yl_rank_source_args *args, yl_device device, int cuda_index,
+                         int (*run)(const void *command_args, yl_rank_source *source), const void *command_args) {
+    yl_engine eng;
+    if (yl_cli_engine_init(&eng, device, cuda_index) != YL_OK) {
+        fprintf(stderr, "%s: device: %s\n", command, yl_last_error());
+        return 1;
+    }
+    yl_rank_source src;
+    int rc;
+    if (yl_rank_source_open(args, &eng, &src) != YL_OK) {
+        fprintf(stderr, "%s: %s: %s\n", command, args->workspace ? args->workspace : args->model, yl_last_error());
+        rc = 1;
+    } else {
+        rc = run(command_args, &src);
+        yl_rank_source_close(&src);
+    }
+    yl_engine_release(&eng);
+    return rc;
+}

@@ -38,3 +38,9 @@ void yl_rank_source_close(yl_rank_source *s);
 // Opens the client (token from token_file or LABEL_STUDIO_API_KEY) and reads the project's label
 // config. YL_ERR_INVALID_ARG when no url or project is known.
 yl_status yl_rank_source_connect(const yl_rank_source *s, yl_ls_client **client, yl_ls_label_config *config);
+
+// The body shared by `rank` and `push`: an engine for the device, the model source opened, then
+// run(command_args, source); errors are printed as "<command>: <what>: <message>". Returns the
+// exit code (run's, or 1).
+int yl_rank_command_main(const char *command, const yl_rank_source_args *args, yl_device device, int cuda_index,
+                         int (*run)(const void *command_args, yl_rank_source *source), const void *command_args);
