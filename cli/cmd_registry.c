@@ -135,46 +135,42 @@ static int lock_workspace(const char *command, const char *workspace, yl_fs_lock
     return 0;
 }
 
-int yl_cmd_deploy(int argc, char **argv) {
+// deploy and rollback: parse, check the workspace, move the pointer under the workspace lock,
+// say what changed.
+static int move_pointer(const command_spec *spec, void (*print_help)(FILE *), int argc, char **argv) {
     if (yl_arg_wants_help(argc, argv)) {
-        print_deploy_help(stdout);
+        print_help(stdout);
         return 0;
     }
-    static const command_spec spec = {"deploy", "version", true, false, "workspace, version, reason"};
     registry_options o;
-    int rc = parse_options(&spec, argc, argv, &o);
+    int rc = parse_options(spec, argc, argv, &o);
     if (rc) return rc;
-    if (!check_workspace(spec.name, o.workspace)) return 1;
+    if (!check_workspace(spec->name, o.workspace)) return 1;
     yl_fs_lock lock;
-    if ((rc = lock_workspace(spec.name, o.workspace, &lock))) return rc;
-    char before[YL_VERSION_ID_SIZE];
+    if ((rc = lock_workspace(spec->name, o.workspace, &lock))) return rc;
+    const bool deploy = !strcmp(spec->name, "deploy");
+    char before[YL_VERSION_ID_SIZE], after[YL_VERSION_ID_SIZE];
     yl_status s = yl_registry_deployed(o.workspace, before);
-    if (s == YL_OK) s = yl_registry_deploy(o.workspace, o.version, o.reason);
+    if (s == YL_OK)
+        s = deploy ? yl_registry_deploy(o.workspace, o.version, o.reason)
+                   : yl_registry_rollback(o.workspace, o.version, o.reason, after);
     yl_fs_unlock(&lock);
-    if (s != YL_OK) return fail(spec.name);
-    printf("deployed %s (was %s)\n", o.version, before[0] ? before : "none");
+    if (s != YL_OK) return fail(spec->name);
+    if (deploy)
+        printf("deployed %s (was %s)\n", o.version, before[0] ? before : "none");
+    else
+        printf("rolled back to %s (was %s)\n", after, before);
     return 0;
 }
 
+int yl_cmd_deploy(int argc, char **argv) {
+    static const command_spec spec = {"deploy", "version", true, false, "workspace, version, reason"};
+    return move_pointer(&spec, print_deploy_help, argc, argv);
+}
+
 int yl_cmd_rollback(int argc, char **argv) {
-    if (yl_arg_wants_help(argc, argv)) {
-        print_rollback_help(stdout);
-        return 0;
-    }
     static const command_spec spec = {"rollback", "to", true, false, "workspace, to, reason"};
-    registry_options o;
-    int rc = parse_options(&spec, argc, argv, &o);
-    if (rc) return rc;
-    if (!check_workspace(spec.name, o.workspace)) return 1;
-    yl_fs_lock lock;
-    if ((rc = lock_workspace(spec.name, o.workspace, &lock))) return rc;
-    char before[YL_VERSION_ID_SIZE], after[YL_VERSION_ID_SIZE];
-    yl_status s = yl_registry_deployed(o.workspace, before);
-    if (s == YL_OK) s = yl_registry_rollback(o.workspace, o.version, o.reason, after);
-    yl_fs_unlock(&lock);
-    if (s != YL_OK) return fail(spec.name);
-    printf("rolled back to %s (was %s)\n", after, before);
-    return 0;
+    return move_pointer(&spec, print_rollback_help, argc, argv);
 }
 
 // ---- models -------------------------------------------------------------------------------
