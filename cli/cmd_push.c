@@ -58,13 +58,9 @@ static void print_help(FILE *out) {
 }
 
 static bool parse_one(push_args *a, const char *key, const char *value) {
-    if (!strcmp(key, "model")) return yl_arg_string("push", key, value, &a->src.model);
-    if (!strcmp(key, "workspace")) return yl_arg_string("push", key, value, &a->src.workspace);
+    const int source_arg = yl_rank_source_parse_arg("push", key, value, &a->src);
+    if (source_arg >= 0) return source_arg;
     if (!strcmp(key, "source")) return yl_arg_string("push", key, value, &a->source);
-    if (!strcmp(key, "url")) return yl_arg_string("push", key, value, &a->src.url);
-    if (!strcmp(key, "project")) return yl_arg_int("push", key, value, 1, 1000000000, &a->src.project);
-    if (!strcmp(key, "token_file")) return yl_arg_string("push", key, value, &a->src.token_file);
-    if (!strcmp(key, "control")) return yl_arg_string("push", key, value, &a->src.control);
     if (!strcmp(key, "log")) return yl_arg_string("push", key, value, &a->log);
     if (!strcmp(key, "strategy")) {
         if (yl_unc_strategy_parse(value, &a->strategy) && a->strategy != YL_UNC_RANDOM) return true;

@@ -61,14 +61,10 @@ static void print_help(FILE *out) {
 }
 
 static bool parse_one(rank_args *a, const char *key, const char *value) {
+    const int source_arg = yl_rank_source_parse_arg("rank", key, value, &a->src);
+    if (source_arg >= 0) return source_arg;
     int i;
-    if (!strcmp(key, "model")) return yl_arg_string("rank", key, value, &a->src.model);
-    if (!strcmp(key, "workspace")) return yl_arg_string("rank", key, value, &a->src.workspace);
     if (!strcmp(key, "source")) return yl_arg_string("rank", key, value, &a->source);
-    if (!strcmp(key, "url")) return yl_arg_string("rank", key, value, &a->src.url);
-    if (!strcmp(key, "project")) return yl_arg_int("rank", key, value, 1, 1000000000, &a->src.project);
-    if (!strcmp(key, "token_file")) return yl_arg_string("rank", key, value, &a->src.token_file);
-    if (!strcmp(key, "control")) return yl_arg_string("rank", key, value, &a->src.control);
     if (!strcmp(key, "cache")) return yl_arg_string("rank", key, value, &a->cache);
     if (!strcmp(key, "out")) return yl_arg_string("rank", key, value, &a->out);
     if (!strcmp(key, "strategy")) {

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/args.h"
 #include "cli/cycle/registry.h"
 #include "cli/cycle/workspace.h"
 #include "engine/data/file_util.h"
@@ -119,4 +120,14 @@ int yl_rank_command_main(const char *command, const yl_rank_source_args *args, y
     }
     yl_engine_release(&eng);
     return rc;
+}
+
+int yl_rank_source_parse_arg(const char *command, const char *key, const char *value, yl_rank_source_args *args) {
+    if (!strcmp(key, "model")) return yl_arg_string(command, key, value, &args->model);
+    if (!strcmp(key, "workspace")) return yl_arg_string(command, key, value, &args->workspace);
+    if (!strcmp(key, "url")) return yl_arg_string(command, key, value, &args->url);
+    if (!strcmp(key, "project")) return yl_arg_int(command, key, value, 1, 1000000000, &args->project);
+    if (!strcmp(key, "token_file")) return yl_arg_string(command, key, value, &args->token_file);
+    if (!strcmp(key, "control")) return yl_arg_string(command, key, value, &args->control);
+    return -1;
 }

@@ -30,6 +30,10 @@ typedef struct {
     char *workspace;         // NULL when none
 } yl_rank_source;
 
+// One key=value argument of the model source (model, workspace, url, project, token_file,
+// control): 1 parsed, 0 a bad value (message printed as "<command>: ..."), -1 not one of these keys.
+int yl_rank_source_parse_arg(const char *command, const char *key, const char *value, yl_rank_source_args *args);
+
 // Loads the model (and reads yoloop.yaml when a workspace is given). Errors name the workspace,
 // the registry state ("nothing is deployed yet") or the model file.
 yl_status yl_rank_source_open(const yl_rank_source_args *args, yl_engine *eng, yl_rank_source *out);
