@@ -211,5 +211,19 @@ RESULTS=$OUT/results.csv
         done
     done
     echo
+    echo "paired by seed: d = mean over rounds 1-$ROUNDS of ($STRATEGY - random) mAP50; t = mean(d) / (sd(d) / sqrt(seeds)):"
+    awk -F, -v arm="$STRATEGY" 'NR > 1 && $3 > 0 { k = $1 SUBSEP $3; if ($2 == arm) a[k] = $6; else if ($2 == "random") r[k] = $6
+                                                    if (!($1 in seen)) { seen[$1] = 1; order[++ns] = $1 } }
+         END { line = "  per seed:"; n = 0; s = 0; q = 0; pos = 0
+               for (i = 1; i <= ns; i++) { sd = order[i]; c = 0; t = 0
+                   for (k in a) { split(k, p, SUBSEP); if (p[1] == sd && (k in r)) { t += a[k] - r[k]; c++ } }
+                   if (c == 0) continue
+                   d = t / c; line = line sprintf(" %s=%+.4f", sd, d); n++; s += d; q += d * d; if (d > 0) pos++ }
+               print line
+               if (n < 2) { print "  fewer than 2 seeds: no t"; exit }
+               m = s / n; v = (q - n * m * m) / (n - 1); if (v < 0) v = 0
+               tstat = v > 0 ? sprintf("%.2f", m / sqrt(v / n)) : "inf"
+               printf "  mean d %+.4f, sd %.4f, positive in %d of %d seeds, t %s (df %d)\n", m, sqrt(v), pos, n, tstat, n - 1 }' "$RESULTS"
+    echo
     echo "rows: $RESULTS"
 } | tee "$OUT/summary.txt"
