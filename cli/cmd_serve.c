@@ -15,7 +15,7 @@
 #define SERVE_KNOWN                                                                                             \
     "workspace, model, host, port, threads, max_connections, basic_auth_file, webhook_auth, retrain_after, "     \
     "max_tasks, max_body_mb, url, token_file, media_root, local_files_root, control, cache_dir, device, imgsz, " \
-    "conf, threshold, trust_imported"
+    "conf, threshold, trust_imported, cache_max_mb"
 
 static void print_help(FILE *out) {
     fprintf(out,
@@ -24,7 +24,7 @@ static void print_help(FILE *out) {
             "                    [url=<Label Studio URL>] [token_file=<file>] [media_root=<dir>]\n"
             "                    [local_files_root=<dir>] [control=<name>] [cache_dir=<dir>] [device=cpu]\n"
             "                    [imgsz=<checkpoint's>] [conf=0.1] [threshold=0.5] [webhook_auth=false]\n"
-            "                    [trust_imported=<yoloop.yaml's>]\n"
+            "                    [trust_imported=<yoloop.yaml's>] [cache_max_mb=4096]\n"
             "       yoloop serve model=<file.safetensors|file.pt> cache_dir=<dir> ...   (one file, no cycles)\n"
             "\n"
             "A Label Studio ML backend (connect it in the project's Model settings with the URL\n"
@@ -33,7 +33,8 @@ static void print_help(FILE *out) {
             "version without a restart (the pointer is read every second). Predictions are rectanglelabels\n"
             "regions mapped to the project's labels by name; regions below the label config's\n"
             "model_score_threshold (else threshold=) are left out. Images are fetched from Label Studio\n"
-            "(url= / token, default: yoloop.yaml's source) and cached under <workspace>/cache/serve_images.\n"
+            "(url= / token, default: yoloop.yaml's source) and cached under <workspace>/cache/serve_images,\n"
+            "at most cache_max_mb= megabytes (least recently used images out first; 0: no bound).\n"
             "\n"
             "Webhook: every retrain_after= new verified annotations (ANNOTATION_CREATED/UPDATED), and on\n"
             "START_TRAINING or POST /train, one `yoloop cycle workspace=<dir>` runs in the background (one\n"
@@ -54,12 +55,13 @@ typedef struct {
     yl_serve_options s;
     const char *basic_auth_file;
     bool device_given, trust_given;
-    double max_body_mb;
+    double max_body_mb, cache_max_mb;
 } serve_args;
 
 static int parse_args(int argc, char **argv, serve_args *a) {
     a->s = yl_serve_defaults();
     a->max_body_mb = 16;
+    a->cache_max_mb = (double)(a->s.cache_max_bytes >> 20);
     for (int i = 0; i < argc; i++) {
         char key[32];
         const char *value;
@@ -84,6 +86,7 @@ static int parse_args(int argc, char **argv, serve_args *a) {
         else if (!strcmp(key, "local_files_root")) ok = yl_arg_string("serve", key, value, &s->local_files_root);
         else if (!strcmp(key, "control")) ok = yl_arg_string("serve", key, value, &s->control);
         else if (!strcmp(key, "cache_dir")) ok = yl_arg_string("serve", key, value, &s->cache_dir);
+        else if (!strcmp(key, "cache_max_mb")) ok = yl_arg_double("serve", key, value, 0, 1e9, &a->cache_max_mb);
         else if (!strcmp(key, "device"))
             ok = yl_arg_device("serve", key, value, &s->device, &s->cuda_index) && (a->device_given = true);
         else if (!strcmp(key, "imgsz")) ok = yl_arg_int("serve", key, value, 32, 8192, &s->imgsz);
@@ -98,6 +101,7 @@ static int parse_args(int argc, char **argv, serve_args *a) {
         if (!ok) return 2;
     }
     a->s.max_body_bytes = (size_t)(a->max_body_mb * 1024 * 1024);
+    a->s.cache_max_bytes = (uint64_t)(a->cache_max_mb * 1024 * 1024);
     if (!a->s.workspace == !a->s.model_file) {
         fprintf(stderr, "serve: give workspace=<dir> or model=<file> (see yoloop serve --help)\n");
         return 2;

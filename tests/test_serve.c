@@ -12,8 +12,11 @@
 //   - basic auth on every route but /webhook, with WWW-Authenticate on 401;
 //   - the webhook: only verified annotations count, the Nth starts one background cycle (a fake
 //     command), a trigger while it runs starts nothing, its exit code is reported; START_TRAINING
-//     and /train start one; file mode has no cycles (409).
+//     and /train start one; file mode has no cycles (409);
+//   - the image cache bound: over it, the least recently used image goes after a download and a
+//     later request downloads it again; an image used in the last minute stays.
 #define _DEFAULT_SOURCE
+#include <fcntl.h>
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <microhttpd.h>
@@ -23,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,6 +38,7 @@
 
 #include "cli/commands.h"
 #include "cli/cycle/registry.h"
+#include "cli/file_cache.h"
 #include "cli/fs_util.h"
 #include "cli/serve/server.h"
 #include "engine/model/model.h"
@@ -697,6 +702,74 @@ static void test_basic_auth_file_mode(const char *ls_url) {
     yl_server_stop(s, true);
 }
 
+// One /predict of the single task whose image is img<k>.png; returns the HTTP status.
+static long predict_image(int k) {
+    cJSON *body = cJSON_CreateObject(), *task = cJSON_CreateObject();
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(body, "tasks"), task);
+    cJSON_AddNumberToObject(task, "id", 7);
+    char url[64];
+    snprintf(url, sizeof url, "/data/upload/1/img%d.png", k);
+    cJSON_AddStringToObject(cJSON_AddObjectToObject(task, "data"), "image", url);
+    cJSON_AddStringToObject(body, "label_config", CONFIG_LOW);
+    char *text = cJSON_PrintUnformatted(body);
+    cJSON_Delete(body);
+    http_result r = http("POST", "/predict", text, NULL);
+    free(text);
+    CHECK(r.status == 200, "predict img%d: HTTP %ld", k, r.status);
+    cJSON_Delete(r.json);
+    return r.status;
+}
+
+// The cached images of a folder, and makes each look last used an hour ago.
+static int age_cache(const char *dir, bool *has) {
+    char **names = NULL;
+    int count = 0;
+    CHECK_OK(yl_fs_list_dir(dir, &names, &count));
+    for (int k = 0; k < NUM_IMAGES; k++) has[k] = false;
+    for (int i = 0; i < count; i++) {
+        char path[700], want[32];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        struct timespec hour_ago[2] = {{.tv_sec = time(NULL) - 3600}, {.tv_sec = time(NULL) - 3600}};
+        CHECK(utimensat(AT_FDCWD, path, hour_ago, 0) == 0, "age %s", path);
+        for (int k = 0; k < NUM_IMAGES; k++) {
+            snprintf(want, sizeof want, "__img%d.png", k);
+            size_t n = strlen(names[i]), w = strlen(want);
+            if (n >= w && !strcmp(names[i] + n - w, want)) has[k] = true;
+        }
+    }
+    yl_fs_free_names(names, count);
+    return count;
+}
+
+static void test_cache_bound(const char *ls_url) {
+    char cache[320];
+    snprintf(cache, sizeof cache, "%s/cache_bounded", root);
+    CHECK_OK(yl_fs_mkdirs(cache));
+    yl_serve_options o = yl_serve_defaults();
+    CHECK(o.cache_max_bytes == (uint64_t)4 << 30, "default cache bound %llu", (unsigned long long)o.cache_max_bytes);
+    o.model_file = model_file;
+    o.port = 0;
+    o.cache_dir = cache;
+    o.ls_url = ls_url;
+    o.cache_max_bytes = 1;  // any two images are over it
+    yl_server *s = NULL;
+    CHECK_OK(yl_server_start(&s, &o));
+    if (!s) return;
+    server_port = yl_server_port(s);
+    bool has[NUM_IMAGES];
+    int before = image_requests;
+    predict_image(0);
+    CHECK(age_cache(cache, has) == 1 && has[0], "img0 cached (used within the minute, so kept over the bound)");
+    predict_image(1);  // downloads img1; img0 (an hour old now) goes, img1 (just used) stays
+    CHECK(age_cache(cache, has) == 1 && has[1] && !has[0], "after img1: only img1 cached");
+    CHECK(image_requests - before == 2, "%d downloads for img0, img1", image_requests - before);
+    predict_image(0);  // evicted: fetched again; img1 goes
+    CHECK(image_requests - before == 3, "img0 was evicted yet not downloaded again (%d downloads)",
+          image_requests - before);
+    CHECK(age_cache(cache, has) == 1 && has[0] && !has[1], "after img0 again: only img0 cached");
+    yl_server_stop(s, true);
+}
+
 static int free_port(void) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {0};
@@ -810,6 +883,7 @@ int main(void) {
     CHECK(none == NULL, "a failed start returned a server");
 
     test_basic_auth_file_mode(ls_url);
+    test_cache_bound(ls_url);
     MHD_stop_daemon(images);
     test_cli_sigterm();
     yl_fs_remove_tree(root);

@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "cli/file_cache.h"
 #include "cli/fs_util.h"
 #include "cli/labelstudio/client.h"
 #include "cli/labelstudio/predictions.h"
@@ -88,6 +89,19 @@ static yl_status open_client(predict_batch *b) {
     return st;
 }
 
+// Keeps the cache folder under its bound; a request that finds another one trimming goes on.
+// Images used in the last minute stay: a request running now may be about to read them.
+static void trim_cache(const yl_predict_context *c) {
+    if (!c->cache_max_bytes || !c->cache_trimming || atomic_exchange(c->cache_trimming, true)) return;
+    yl_file_cache_trim_result r;
+    if (yl_file_cache_trim(c->cache_dir, c->cache_max_bytes, 60, &r) != YL_OK)
+        fprintf(stderr, "serve: image cache: %s\n", yl_last_error());
+    else if (r.files_removed)
+        fprintf(stderr, "serve: image cache: removed %d least recently used images (%.1f -> %.1f MiB)\n",
+                r.files_removed, (double)r.bytes_before / (1 << 20), (double)r.bytes_after / (1 << 20));
+    atomic_store(c->cache_trimming, false);
+}
+
 // The cached copy of the task's image (downloaded first when absent) into path.
 static yl_status fetch_image(predict_batch *b, const char *url, long task_id, char *path, size_t size) {
     char hash[65], name[256];
@@ -95,7 +109,10 @@ static yl_status fetch_image(predict_batch *b, const char *url, long task_id, ch
     if (yl_url_image_file_name(url, name, sizeof name) != YL_OK) snprintf(name, sizeof name, "image");
     if ((size_t)snprintf(path, size, "%s/%.16s__%s", b->context->cache_dir, hash, name) >= size)
         return yl_error(YL_ERR_INVALID_ARG, "image cache path too long for %s", name);
-    if (yl_fs_is_file(path)) return YL_OK;
+    if (yl_fs_is_file(path)) {
+        yl_file_cache_touch(path);
+        return YL_OK;
+    }
     YL_TRY(open_client(b));
     // A private temporary name: two requests for one new image must not write one file.
     char temp[4200];
@@ -104,6 +121,7 @@ static yl_status fetch_image(predict_batch *b, const char *url, long task_id, ch
     yl_status st = yl_ls_download_image(b->client, url, task_id, temp, 0, &result);
     if (st == YL_OK && rename(temp, path) != 0) st = yl_error(YL_ERR_IO, "cannot move the image into %s", path);
     if (st != YL_OK) remove(temp);
+    if (st == YL_OK) trim_cache(b->context);
     return st;
 }
 

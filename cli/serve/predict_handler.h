@@ -5,7 +5,8 @@
 // fetched with the Label Studio client (client.h: upload, local-files, cloud presign, plain
 // http; the token only from LABEL_STUDIO_API_KEY or a file) into the cache folder as
 // <sha256(url)[:16]>__<file name>, and reused from there on later requests (Label Studio's URLs
-// name immutable files). Then the model runs and every detection whose class maps to a label
+// name immutable files). The folder is kept under cache_max_bytes, least recently used images
+// out first (file_cache.h), checked after every download. Then the model runs and every detection whose class maps to a label
 // and whose score reaches the threshold becomes a rectanglelabels region in percent
 // (predictions.h), with its score; the task's score is the mean region score (0 without one).
 //
@@ -20,6 +21,8 @@
 // again later rather than remembering "nothing here" for this model version.
 #pragma once
 #include <cjson/cJSON.h>
+#include <stdatomic.h>
+#include <stdint.h>
 
 #include "cli/serve/model_slot.h"
 #include "cli/serve/reply.h"
@@ -31,6 +34,8 @@ typedef struct {
     const char *local_files_root;  // optional disk shortcuts (client.h)
     const char *media_root;
     const char *cache_dir;         // must exist
+    uint64_t cache_max_bytes;      // 0: unbounded
+    atomic_bool *cache_trimming;   // shared by the server's requests: one trim at a time
     const char *control;           // the RectangleLabels control; NULL: the only one
     double default_threshold;
 } yl_predict_context;

@@ -47,6 +47,7 @@ struct yl_server {
     setup_entry setups[SETUP_CACHE_SIZE];
     long long setup_clock;
     long long requests, predictions, tasks, errors;
+    atomic_bool cache_trimming;
     atomic_int in_flight;  // requests begun and not completed (idle keep-alive connections excluded)
 };
 
@@ -86,6 +87,7 @@ yl_serve_options yl_serve_defaults(void) {
     o.conf = 0.1f;
     o.threshold = 0.5;
     o.poll_ms = 1000;
+    o.cache_max_bytes = (uint64_t)4 << 30;
     return o;
 }
 
@@ -211,7 +213,8 @@ static void predict(yl_server *s, const cJSON *request, yl_serve_reply *r) {
     }
     yl_predict_context c = {.slot = s->slot, .ls_url = s->o.ls_url, .token_file = s->o.token_file,
                             .local_files_root = s->o.local_files_root, .media_root = s->o.media_root,
-                            .cache_dir = s->cache_dir, .control = s->o.control, .default_threshold = s->o.threshold};
+                            .cache_dir = s->cache_dir, .cache_max_bytes = s->o.cache_max_bytes,
+                            .cache_trimming = &s->cache_trimming, .control = s->o.control, .default_threshold = s->o.threshold};
     sem_wait(&s->predict_slots);
     yl_serve_predict(&c, given ? given : remembered, tasks, r);
     sem_post(&s->predict_slots);

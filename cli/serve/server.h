@@ -40,6 +40,7 @@ typedef struct {
     // Images (predict_handler.h); the CLI fills them from yoloop.yaml unless given.
     const char *ls_url, *token_file, *local_files_root, *media_root, *control;
     const char *cache_dir;       // NULL: <workspace>/cache/serve_images (file mode: required)
+    uint64_t cache_max_bytes;    // images kept, least recently used out first; 4 GiB; 0: unbounded
     // The model (model_slot.h).
     yl_device device;
     int cuda_index;
