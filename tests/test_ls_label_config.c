@@ -71,6 +71,32 @@ static void test_aliases_entities_and_odd_syntax(void) {
     yl_ls_label_config_free(&config);
 }
 
+static void test_class_map(void) {
+    const char *xml =
+        "<View><Image name=\"image\" value=\"$image\"/>"
+        "<RectangleLabels name=\"label\" toName=\"image\">"
+        "<Label value=\"Vehicle\" predicted_values=\" car ,truck,  \"/>"
+        "<Label value=\"Dent\" alias=\"dentado\"/>"
+        "<Label value=\"car\"/>"
+        "<Label value=\"Perforation\"/>"
+        "</RectangleLabels></View>";
+    yl_ls_label_config config;
+    CHECK_OK(yl_ls_label_config_parse(xml, NULL, &config));
+    CHECK(config.labels[0].predicted_values && !strcmp(config.labels[0].predicted_values, " car ,truck,  "),
+          "predicted_values kept as written");
+    CHECK(config.labels[1].predicted_values == NULL, "no predicted_values: NULL");
+    CHECK(yl_ls_label_config_map_class(&config, "car") == 0, "predicted_values wins over a label named car");
+    CHECK(yl_ls_label_config_map_class(&config, "truck") == 0, "second item of predicted_values");
+    CHECK(yl_ls_label_config_map_class(&config, "tru") == -1 && yl_ls_label_config_map_class(&config, "") == -1,
+          "a prefix or an empty name of a list item is no match");
+    CHECK(yl_ls_label_config_map_class(&config, "dentado") == 1 && yl_ls_label_config_map_class(&config, "Dent") == 1,
+          "alias and value");
+    CHECK(yl_ls_label_config_map_class(&config, "perforation") == 3, "case-insensitive fallback");
+    CHECK(yl_ls_label_config_map_class(&config, "concave") == -1, "unknown class");
+    CHECK(yl_ls_label_config_map_class(&config, "Truck") == -1, "predicted_values match exactly (no case folding)");
+    yl_ls_label_config_free(&config);
+}
+
 static void test_choosing_a_control(void) {
     const char *xml = "<View><Image name=\"a\" value=\"$a\"/><Image name=\"b\" value=\"$b\"/>"
                       "<RectangleLabels name=\"first\" toName=\"a\"><Label value=\"x\"/></RectangleLabels>"
@@ -158,6 +184,7 @@ static void test_xml_decode(void) {
 int main(void) {
     test_fixture();
     test_aliases_entities_and_odd_syntax();
+    test_class_map();
     test_choosing_a_control();
     test_bad_configs();
     test_xml_decode();

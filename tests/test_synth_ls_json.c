@@ -63,7 +63,9 @@ int main(void) {
 
     // Parsed with a label config of the three names, every task gives back its label file.
     yl_ls_label_config config = {0};
-    yl_ls_label labels[3] = {{"scratch", "scratch", -1}, {"dent", "dent", -1}, {"hole", "hole", -1}};
+    yl_ls_label labels[3] = {{.name = "scratch", .value = "scratch", .category = -1},
+                             {.name = "dent", .value = "dent", .category = -1},
+                             {.name = "hole", .value = "hole", .category = -1}};
     config.control_name = "label";
     config.object_name = "image";
     config.image_key = "image";

@@ -1,6 +1,7 @@
 #include "cli/labelstudio/label_config.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -239,6 +240,7 @@ static void free_labels(yl_ls_label *labels, int n) {
     for (int i = 0; i < n; i++) {
         free(labels[i].name);
         free(labels[i].value);
+        free(labels[i].predicted_values);
     }
     free(labels);
 }
@@ -271,9 +273,10 @@ static int grow(void **items, int *capacity, int count, size_t item_size) {
 }
 
 static yl_status add_label(const xml_scanner *s, const xml_token *token, control_tag *control) {
-    char *value = NULL, *alias = NULL, *category = NULL;
+    char *value = NULL, *alias = NULL, *category = NULL, *predicted = NULL;
     yl_status status = attribute_value(s, token, "value", &value);
     if (status == YL_OK) status = attribute_value(s, token, "alias", &alias);
+    if (status == YL_OK) status = attribute_value(s, token, "predicted_values", &predicted);
     if (status == YL_OK) status = attribute_value(s, token, "category", &category);
     if (status == YL_OK && (!value || !value[0]))
         status = yl_error(YL_ERR_FORMAT, "label config: line %d: <Label> without a value in RectangleLabels '%s'",
@@ -292,12 +295,14 @@ static yl_status add_label(const xml_scanner *s, const xml_token *token, control
         free(value);
         free(alias);
         free(category);
+        free(predicted);
         return status;
     }
     free(category);
     yl_ls_label *label = &control->labels[control->num_labels++];
     label->value = value;
     label->category = category_value;
+    label->predicted_values = predicted;
     if (alias && alias[0]) {
         label->name = alias;
     } else {
@@ -492,4 +497,32 @@ int yl_ls_label_config_find(const yl_ls_label_config *config, const char *label)
     for (int i = 0; i < config->num_labels; i++)
         if (!strcmp(config->labels[i].value, label)) return i;
     return -1;
+}
+
+// Whether the comma-separated `list` holds `item` (blanks around each entry ignored; an empty
+// entry holds nothing).
+static bool list_holds(const char *list, const char *item) {
+    size_t want = strlen(item);
+    if (want == 0) return false;
+    for (const char *p = list; *p;) {
+        while (*p == ' ' || *p == '\t') p++;
+        const char *end = strchr(p, ',');
+        if (!end) end = p + strlen(p);
+        const char *last = end;
+        while (last > p && (last[-1] == ' ' || last[-1] == '\t')) last--;
+        if ((size_t)(last - p) == want && !strncmp(p, item, want)) return true;
+        p = *end ? end + 1 : end;
+    }
+    return false;
+}
+
+int yl_ls_label_config_map_class(const yl_ls_label_config *config, const char *model_class) {
+    if (!config || !model_class) return -1;
+    for (int i = 0; i < config->num_labels; i++)
+        if (config->labels[i].predicted_values && list_holds(config->labels[i].predicted_values, model_class)) return i;
+    int index = yl_ls_label_config_find(config, model_class);
+    for (int i = 0; index < 0 && i < config->num_labels; i++)
+        if (!strcasecmp(config->labels[i].name, model_class) || !strcasecmp(config->labels[i].value, model_class))
+            index = i;
+    return index;
 }

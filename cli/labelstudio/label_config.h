@@ -20,6 +20,7 @@ typedef struct {
     char *name;    // what annotation results carry: the alias when present, else the value
     char *value;   // the Label's value attribute
     int category;  // explicit category="N", -1 when absent
+    char *predicted_values;  // predicted_values="car, truck": model classes shown as this label; NULL
 } yl_ls_label;
 
 typedef struct {
@@ -42,6 +43,12 @@ void yl_ls_label_config_free(yl_ls_label_config *config);
 
 // Index of `label` (matched against name, then value) in config order, -1 when unknown.
 int yl_ls_label_config_find(const yl_ls_label_config *config, const char *label);
+
+// The label a model class is shown as (spec §6, the reference backend's label map): the first
+// Label whose predicted_values lists the class (comma-separated, blanks around items ignored,
+// exact match), else yl_ls_label_config_find, else a name or value equal without regard to case;
+// -1 when none.
+int yl_ls_label_config_map_class(const yl_ls_label_config *config, const char *model_class);
 
 // Decodes the five XML entities and &#N; / &#xN; references of text[0..length) into a new
 // string (UTF-8). NULL when out of memory or when a reference is malformed.

@@ -105,7 +105,7 @@ yl_status yl_rank_select(const yl_rank_item *items, int n, int budget, bool dive
 yl_status yl_rank_class_map(const yl_ls_label_config *config, char *const *names, int nc, int *map) {
     if (!config || !names || !map) return yl_error(YL_ERR_INVALID_ARG, "rank: NULL argument");
     for (int i = 0; i < nc; i++) {
-        map[i] = yl_ls_label_config_find(config, names[i]);
+        map[i] = yl_ls_label_config_map_class(config, names[i]);
         if (map[i] < 0)
             return yl_error(YL_ERR_INVALID_ARG,
                             "model class %d '%s' is not a label of the project's %s control; the model and the "

@@ -38,7 +38,8 @@ double yl_rank_item_score(const yl_rank_item *item, yl_unc_strategy strategy, ui
 // YL_ERR_INVALID_ARG when diversity is asked for and an item in the pool has no features.
 yl_status yl_rank_select(const yl_rank_item *items, int n, int budget, bool diversity, int **selected, int *count);
 
-// map[i] = index in `config` of model class i, matched by name; YL_ERR_INVALID_ARG naming the
+// map[i] = index in `config` of model class i (yl_ls_label_config_map_class: predicted_values,
+// then the name, then the name without regard to case); YL_ERR_INVALID_ARG naming the
 // first model class the config does not have (boxes are never given another class's label).
 yl_status yl_rank_class_map(const yl_ls_label_config *config, char *const *names, int nc, int *map);
 

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include "cli/file_cache.h"
@@ -37,9 +36,7 @@ static int map_labels(predict_batch *b) {
     if (!b->label_of_class) return 0;
     for (int c = 0; c < nc; c++) {
         const char *name = yl_served_model_class_name(b->model, c);
-        int index = yl_ls_label_config_find(&b->config, name);
-        for (int i = 0; index < 0 && i < b->config.num_labels; i++)
-            if (!strcasecmp(b->config.labels[i].name, name) || !strcasecmp(b->config.labels[i].value, name)) index = i;
+        int index = yl_ls_label_config_map_class(&b->config, name);
         b->label_of_class[c] = index;
         mapped += index >= 0;
     }

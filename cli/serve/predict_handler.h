@@ -10,9 +10,10 @@
 // and whose score reaches the threshold becomes a rectanglelabels region in percent
 // (predictions.h), with its score; the task's score is the mean region score (0 without one).
 //
-// Label mapping, by name: a model class maps to the config's Label whose name (alias or value)
-// equals it, else the one equal without regard to case; unmapped classes are dropped. When no
-// class maps at all the request fails (422) naming both sides.
+// Label mapping (yl_ls_label_config_map_class): a Label's predicted_values="a, b" first, then the
+// Label whose name (alias or value) equals the model class, else one equal without regard to
+// case; unmapped classes are dropped. When no class maps at all the request fails (422) naming
+// both sides.
 // Threshold: the control's model_score_threshold when the label config has one, else the
 // server's default.
 //
