@@ -6,6 +6,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+// The largest kernel the transforms take (col2im keeps per-kernel-column ranges on the stack);
+// the conv op itself accepts 1x1 and 3x3 (ops.c).
+#define YL_CONV_KERNEL_MAX 7
+
 typedef struct {
     int64_t channels, height, width;  // input image
     int64_t out_height, out_width;
