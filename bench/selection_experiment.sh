@@ -7,7 +7,9 @@
 #      scratch with the demo's recipe (tools/demo.sh). Shared by every seed and arm; a model
 #      that already works, so its uncertainty means something.
 #   2. per seed: shifted data, `yoloop synth shift=SHIFT seed=1000+seed` (NEW_N images): its
-#      train split is the unlabeled pool, its val split the held-out shifted val set.
+#      train split is the unlabeled pool, its val split the held-out shifted val set. POOL_OLD > 0
+#      adds that many unshifted images (`synth shift=0 seed=2000+seed`) to the pool: a field pool
+#      where most images look like the training data and a few show the new condition.
 #   3. per seed and arm (STRATEGY, random), ROUNDS rounds: rank the unlabeled pool with the
 #      previous round's model (round 1: the base) -- `yoloop rank strategy=STRATEGY` or
 #      `strategy=random seed=<seed>` (a seeded hash of each path: a fixed random order per seed)
@@ -22,7 +24,7 @@
 #
 # Settings (environment; the defaults take about 20 minutes on 2 busy CPU cores):
 #   YOLOOP=build/yoloop OUT=runs/selection SEEDS="0 1 2" DEVICE=cpu WORKERS=1 IMGSZ=128
-#   OLD_N=200 BASE_EPOCHS=10 SHIFT=0.7 NEW_N=400 VAL_FRACTION=0.25 (pool 300, val 100)
+#   OLD_N=200 BASE_EPOCHS=10 SHIFT=0.7 NEW_N=400 VAL_FRACTION=0.25 (pool 300, val 100) POOL_OLD=0
 #   BUDGET=16 ROUNDS=4 FT_EPOCHS=10 BATCH=8 LR0=0.001 REPLAY_RATIO=0.3 FROM=base
 #   STRATEGY=combined RANK_CONF=0.25 TARGETS="0.80 0.85 0.90"
 # The fine-tune is the demo's cycle recipe: AdamW, lr0 LR0, no warm-up, nbs = batch (one step per
@@ -30,7 +32,8 @@
 #
 # Every step whose output exists under OUT is skipped (rerun after an interruption); OUT keeps
 # the settings it was made with and a run with other settings is refused (use another OUT).
-# Output: OUT/results.csv (seed,arm,round,labeled,map50,map50_95) and OUT/summary.txt.
+# Output: OUT/results.csv (seed,arm,round,labeled,boxes,map50,map50_95,shifted: labeled images
+# from the shifted set) and OUT/summary.txt.
 set -euo pipefail
 
 YOLOOP=${YOLOOP:-build/yoloop}
@@ -44,6 +47,7 @@ BASE_EPOCHS=${BASE_EPOCHS:-10}
 SHIFT=${SHIFT:-0.7}
 NEW_N=${NEW_N:-400}
 VAL_FRACTION=${VAL_FRACTION:-0.25}
+POOL_OLD=${POOL_OLD:-0}
 BUDGET=${BUDGET:-16}
 ROUNDS=${ROUNDS:-4}
 FT_EPOCHS=${FT_EPOCHS:-10}
@@ -67,6 +71,7 @@ log() { echo "[$(date +%H:%M:%S) load $(cut -d' ' -f1 /proc/loadavg)] $*" >&2; }
 settings="IMGSZ=$IMGSZ OLD_N=$OLD_N BASE_EPOCHS=$BASE_EPOCHS SHIFT=$SHIFT NEW_N=$NEW_N VAL_FRACTION=$VAL_FRACTION
 BUDGET=$BUDGET FT_EPOCHS=$FT_EPOCHS BATCH=$BATCH LR0=$LR0 REPLAY_RATIO=$REPLAY_RATIO FROM=$FROM
 STRATEGY=$STRATEGY RANK_CONF=$RANK_CONF"
+[ "$POOL_OLD" = 0 ] || settings="$settings POOL_OLD=$POOL_OLD"
 if [ -f "$OUT/settings.txt" ]; then
     [ "$(cat "$OUT/settings.txt")" = "$settings" ] ||
         { echo "selection_experiment: $OUT was made with other settings ($OUT/settings.txt); use another OUT" >&2; exit 2; }
@@ -96,15 +101,19 @@ evaluate() {
     echo "$row" > "$3"
 }
 
-# A data.yaml in $1 whose train split is the images listed in $2 (labels from $3), val = $3's val.
+# The YOLO label file of an image .../images/<split>/<stem>.png: .../labels/<split>/<stem>.txt.
+label_of() { sed 's#/images/\([a-z]*\)/\([^/]*\)\.png$#/labels/\1/\2.txt#'; }
+
+# A data.yaml in $1 whose train split is the images listed in $2 (each with its own label file),
+# val = $3's val. Links are named <dataset folder>_<stem>: two synth folders share stems.
 make_dataset() {
     local dir=$1 list=$2 data=$3
     rm -rf "$dir/images" "$dir/labels"
     mkdir -p "$dir/images/train" "$dir/labels/train"
     while read -r img; do
-        local stem; stem=$(basename "${img%.*}")
-        ln -s "$img" "$dir/images/train/"
-        ln -s "$data/labels/train/$stem.txt" "$dir/labels/train/"
+        local name; name=$(basename "$(dirname "$(dirname "$(dirname "$img")")")")_$(basename "${img%.*}")
+        ln -s "$img" "$dir/images/train/$name.png"
+        ln -s "$(echo "$img" | label_of)" "$dir/labels/train/$name.txt"
     done < "$list"
     ln -s "$data/images/val" "$dir/images/val"
     ln -s "$data/labels/val" "$dir/labels/val"
@@ -118,6 +127,13 @@ for SEED in $SEEDS; do
     [ -f "$S/new/data.yaml" ] || { rm -rf "$S/new"; "$YOLOOP" synth out="$S/new" n="$NEW_N" imgsz=160 seed=$((1000 + SEED)) \
         shift="$SHIFT" val_fraction="$VAL_FRACTION" > "$S/synth.log"; }
     find "$S/new/images/train" -name '*.png' | sort > "$S/pool.txt"
+    if [ "$POOL_OLD" -gt 0 ]; then
+        [ -f "$S/pool_old/data.yaml" ] || { rm -rf "$S/pool_old"; "$YOLOOP" synth out="$S/pool_old" n=$((POOL_OLD * 2)) \
+            imgsz=160 seed=$((2000 + SEED)) shift=0 val_fraction=0.4 > "$S/synth_pool_old.log"; }
+        find "$S/pool_old/images/train" -name '*.png' | sort | head -n "$POOL_OLD" > "$S/pool_old.txt"
+        [ "$(wc -l < "$S/pool_old.txt")" = "$POOL_OLD" ] || { echo "too few unshifted pool images in $S/pool_old" >&2; exit 1; }
+        sort "$S/pool.txt" "$S/pool_old.txt" > "$S/pool.tmp" && mv "$S/pool.tmp" "$S/pool.txt"
+    fi
     evaluate "$BASE" "$S/new/data.yaml" "$S/base_val.txt"
     log "seed $SEED: pool $(wc -l < "$S/pool.txt"), val $(find "$S/new/images/val" -name '*.png' | wc -l);" \
         "base on shifted val: mAP50,mAP50-95 = $(cat "$S/base_val.txt")"
@@ -154,7 +170,7 @@ for SEED in $SEEDS; do
             model=$weights
             evaluate "$model" "$S/new/data.yaml" "$R/val.txt"
             log "seed $SEED $arm round $round: $(wc -l < "$R/labeled.txt") labeled" \
-                "($(cat $(sed 's#/images/train/\(.*\)\.png$#/labels/train/\1.txt#' "$R/picked.txt") | wc -l) boxes picked)," \
+                "($(label_of < "$R/picked.txt" | xargs cat | wc -l) boxes picked)," \
                 "mAP50,mAP50-95 = $(cat "$R/val.txt")"
         done
     done
@@ -163,16 +179,17 @@ done
 # Results, from the per-round files (this run's seeds only).
 RESULTS=$OUT/results.csv
 {
-    echo "seed,arm,round,labeled,boxes,map50,map50_95"
+    echo "seed,arm,round,labeled,boxes,map50,map50_95,shifted"
     for SEED in $SEEDS; do
         S=$OUT/seed$SEED
         for arm in "$STRATEGY" random; do
-            echo "$SEED,$arm,0,0,0,$(cat "$S/base_val.txt")"
+            echo "$SEED,$arm,0,0,0,$(cat "$S/base_val.txt"),0"
             for round in $(seq 1 "$ROUNDS"); do
                 R=$S/$arm/r$round
                 [ -s "$R/val.txt" ] || continue
-                boxes=$(sed 's#/images/train/\(.*\)\.png$#/labels/train/\1.txt#' "$R/labeled.txt" | xargs cat | wc -l)
-                echo "$SEED,$arm,$round,$(wc -l < "$R/labeled.txt"),$boxes,$(cat "$R/val.txt")"
+                boxes=$(label_of < "$R/labeled.txt" | xargs cat | wc -l)
+                shifted=$(grep -c "^$S/new/" "$R/labeled.txt" || true)
+                echo "$SEED,$arm,$round,$(wc -l < "$R/labeled.txt"),$boxes,$(cat "$R/val.txt"),$shifted"
             done
         done
     done
@@ -181,15 +198,16 @@ RESULTS=$OUT/results.csv
 {
     echo "selection experiment: seeds $SEEDS; $(tr '\n' ' ' < "$OUT/settings.txt")"
     echo
-    echo "mAP50 on the shifted val set by labeled images (mean, sample sd, min..max over seeds; boxes = mean labeled boxes):"
-    awk -F, 'NR > 1 { k = $4 SUBSEP $2; n[k]++; s[k] += $6; q[k] += $6 * $6; b[k] += $5
+    echo "mAP50 on the shifted val set by labeled images (mean, sample sd, min..max over seeds; boxes = mean labeled boxes;"
+    echo "shifted = mean labeled images from the shifted set):"
+    awk -F, 'NR > 1 { k = $4 SUBSEP $2; n[k]++; s[k] += $6; q[k] += $6 * $6; b[k] += $5; sh[k] += $8
                       if (!(k in lo) || $6 < lo[k]) lo[k] = $6; if (!(k in hi) || $6 > hi[k]) hi[k] = $6 }
              END { for (k in n) { split(k, p, SUBSEP); m = s[k] / n[k]
                                   v = n[k] > 1 ? (q[k] - n[k] * m * m) / (n[k] - 1) : 0; if (v < 0) v = 0
-                                  printf "%s %s %.4f %.4f %.4f %.4f %.1f %d\n", p[1], p[2], m, sqrt(v), lo[k], hi[k], b[k] / n[k], n[k] } }' \
+                                  printf "%s %s %.4f %.4f %.4f %.4f %.1f %d %.1f\n", p[1], p[2], m, sqrt(v), lo[k], hi[k], b[k] / n[k], n[k], sh[k] / n[k] } }' \
         "$RESULTS" | sort -k1,1n -k2,2 |
-        awk 'BEGIN { printf "  %7s  %-10s %7s %7s  %-15s %6s %5s\n", "labeled", "arm", "mean", "sd", "min..max", "boxes", "seeds" }
-             { printf "  %7s  %-10s %7.4f %7.4f  %.4f..%.4f %6.1f %5d\n", $1, $2, $3, $4, $5, $6, $7, $8 }'
+        awk 'BEGIN { printf "  %7s  %-10s %7s %7s  %-15s %6s %5s %7s\n", "labeled", "arm", "mean", "sd", "min..max", "boxes", "seeds", "shifted" }
+             { printf "  %7s  %-10s %7.4f %7.4f  %.4f..%.4f %6.1f %5d %7.1f\n", $1, $2, $3, $4, $5, $6, $7, $8, $9 }'
     echo
     echo "labeled images needed to reach a mAP50 target (linear interpolation between rounds; - = not reached):"
     for target in $TARGETS; do
