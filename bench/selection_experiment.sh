@@ -130,7 +130,7 @@ for SEED in $SEEDS; do
     if [ "$POOL_OLD" -gt 0 ]; then
         [ -f "$S/pool_old/data.yaml" ] || { rm -rf "$S/pool_old"; "$YOLOOP" synth out="$S/pool_old" n=$((POOL_OLD * 2)) \
             imgsz=160 seed=$((2000 + SEED)) shift=0 val_fraction=0.4 > "$S/synth_pool_old.log"; }
-        find "$S/pool_old/images/train" -name '*.png' | sort | head -n "$POOL_OLD" > "$S/pool_old.txt"
+        find "$S/pool_old/images/train" -name '*.png' | sort | sed -n "1,${POOL_OLD}p" > "$S/pool_old.txt"  # sed reads it all: no SIGPIPE
         [ "$(wc -l < "$S/pool_old.txt")" = "$POOL_OLD" ] || { echo "too few unshifted pool images in $S/pool_old" >&2; exit 1; }
         sort "$S/pool.txt" "$S/pool_old.txt" > "$S/pool.tmp" && mv "$S/pool.tmp" "$S/pool.txt"
     fi
