@@ -3,7 +3,7 @@
 # Studio server needed (its JSON exports are simulated by `yoloop synth ls_json=`):
 #   base dataset -> yolov8n baseline -> yoloop init -> export 1 (old distribution) -> cycle 1
 #   (baseline) -> export 2 (shifted images) -> cycle 2 (mAP50 drops -> fine-tune -> compare) ->
-#   export 3 (more shifted images) -> cycle 3 (evaluate again; fine-tune on a pool that now holds
+#   export 3 (images shifted further) -> cycle 3 (evaluate again; fine-tune on a pool that now holds
 #   shifted images when needed) ->
 #   models, history, report.
 # Knobs (environment): DEMO_DIR=runs/demo  DEMO_EPOCHS=10 (baseline)  DEMO_FT_EPOCHS=4  DEMO_IMGSZ=128
@@ -73,11 +73,11 @@ cycle
 
 story "6. Export 2: the production line changed (lighting, texture, defect size): 40 shifted images"
 export_batch 2 40 2 0.7
-story "7. Cycle 2: evaluate on the 40 new shifted images -> mAP50 drops -> fine-tune on the pool (export 1) + replay -> compare on the same 40 -> deploy only if it wins"
+story "7. Cycle 2: evaluate on the 40 new shifted images -> mAP50 drops -> fine-tune on the pool (export 1, no shifted image yet) + replay -> compare on the same 40 -> deploy only if it wins"
 cycle
 
-story "8. Export 3: 40 more shifted images"
-export_batch 3 40 3 0.7
+story "8. Export 3: the line drifted further: 40 more shifted images (shift 0.9)"
+export_batch 3 40 3 0.9
 story "9. Cycle 3: evaluate the deployed model on export 3; if it falls short, fine-tune on a pool that now holds export 2's shifted images"
 cycle
 
