@@ -6,7 +6,8 @@
 // pipeline costs when nothing competes with it: its time per image and its own wait statistics.
 //
 //   bench_train data=<data.yaml> [imgsz=320] [batch=8] [warmup=2] [steps=6] [workers=2] [threads=2]
-//               [model=yolov8n.yaml]
+//               [model=yolov8n.yaml] [device=cpu|cuda|cuda:N|N]
+// On a GPU the trainer waits for each step to finish (train_step.c), so the stamps time the work.
 // Prints one line: yoloop imgsz=.. batch=.. steps=.. s_per_img=.. step_s_per_img=.. wait_s_per_img=..
 //                  loader_share=.. loader_alone_s_per_img=..
 #include <stdio.h>
@@ -77,9 +78,25 @@ static int loader_alone(const char *data, int imgsz, int batch, int workers, int
     return rc;
 }
 
+// "cpu", "cuda", "cuda:N" or "N" (a GPU index, as Ultralytics' device=0).
+static int parse_device(const char *v, yl_device *device, int *index) {
+    char *end = NULL;
+    if (!strcmp(v, "cpu")) {
+        *device = YL_DEVICE_CPU;
+        return 0;
+    }
+    const char *number = !strcmp(v, "cuda") ? "0" : !strncmp(v, "cuda:", 5) ? v + 5 : v;
+    long i = strtol(number, &end, 10);
+    if (end == number || *end != '\0' || i < 0 || i > 63) return 1;
+    *device = YL_DEVICE_CUDA;
+    *index = (int)i;
+    return 0;
+}
+
 int main(int argc, char **argv) {
     const char *data = NULL, *model = "yolov8n.yaml";
-    int imgsz = 320, batch = 8, warmup = 2, steps = 6, workers = 2, threads = 2;
+    int imgsz = 320, batch = 8, warmup = 2, steps = 6, workers = 2, threads = 2, cuda_index = 0;
+    yl_device device = YL_DEVICE_CPU;
     for (int i = 1; i < argc; i++) {
         const char *eq = strchr(argv[i], '=');
         if (!eq) {
@@ -96,14 +113,19 @@ int main(int argc, char **argv) {
         else if (!strncmp(argv[i], "steps", n) && n == 5) steps = atoi(v);
         else if (!strncmp(argv[i], "workers", n) && n == 7) workers = atoi(v);
         else if (!strncmp(argv[i], "threads", n) && n == 7) threads = atoi(v);
-        else {
+        else if (!strncmp(argv[i], "device", n) && n == 6) {
+            if (parse_device(v, &device, &cuda_index) != 0) {
+                fprintf(stderr, "bench_train: device=%s: expected cpu, cuda, cuda:N or N\n", v);
+                return 2;
+            }
+        } else {
             fprintf(stderr, "bench_train: unknown key %s\n", argv[i]);
             return 2;
         }
     }
     if (!data || imgsz < 32 || batch < 1 || warmup < 0 || steps < 1 || warmup + steps + 1 >= MAX_STAMPS) {
         fprintf(stderr, "usage: bench_train data=<data.yaml> [imgsz=320] [batch=8] [warmup=2] [steps=6] "
-                        "[workers=2] [threads=2] [model=yolov8n.yaml]\n");
+                        "[workers=2] [threads=2] [model=yolov8n.yaml] [device=cpu]\n");
         return 2;
     }
     yl_set_num_threads(threads);
@@ -121,6 +143,8 @@ int main(int argc, char **argv) {
     o.imgsz = imgsz;
     o.batch = batch;
     o.workers = workers;
+    o.device = device;
+    o.cuda_index = cuda_index;
     o.epochs = 100;  // the schedule of a real run; only the first epoch's first batches run
     o.stop_after_epochs = 1;
     o.max_batches_per_epoch = batches;
@@ -149,9 +173,9 @@ int main(int argc, char **argv) {
     // (warm-up included), without the wait for the loader; wait_s_per_img: the trainer's mean
     // wait for the loader's next batch (the first batch's worker start-up included);
     // loader_share: wait / (wait + step).
-    printf("yoloop imgsz=%d batch=%d steps=%d s_per_img=%.5f step_s_per_img=%.5f wait_s_per_img=%.5f "
+    printf("yoloop device=%s imgsz=%d batch=%d steps=%d s_per_img=%.5f step_s_per_img=%.5f wait_s_per_img=%.5f "
            "loader_share=%.3f loader_alone_s_per_img=%.5f\n",
-           imgsz, batch, steps, seconds / (double)(steps * batch), summary.seconds_per_step / batch,
+           device == YL_DEVICE_CPU ? "cpu" : "cuda", imgsz, batch, steps, seconds / (double)(steps * batch), summary.seconds_per_step / batch,
            summary.wait_seconds_per_step / batch, summary.loader_share, loader_s);
     return 0;
 }

@@ -2,9 +2,10 @@
 """Ultralytics side of the training benchmarks (run_train.sh, compare_scratch.sh).
 
   ultralytics_train.py speed data=<data.yaml> imgsz=320 batch=8 warmup=2 steps=6 threads=2 workers=2
-      Times training iterations of yolov8n (from yolov8n.yaml, seed 0) on the CPU: an
-      on_train_batch_end callback records a timestamp per batch; after warmup + steps batches the
-      run is stopped (no validation, no checkpoint). Prints one line:
+                      [device=cpu|cuda|cuda:N|N]
+      Times training iterations of yolov8n (from yolov8n.yaml, seed 0) on the CPU or a GPU: an
+      on_train_batch_end callback records a timestamp per batch (after torch.cuda.synchronize on a
+      GPU); after warmup + steps batches the run is stopped (no validation, no checkpoint). Prints:
           ultralytics imgsz=320 batch=8 steps=6 s_per_img=0.0123
   ultralytics_train.py train data=<data.yaml> project=<dir> name=<name> [key=value ...]
       A whole `yolo train` run from yolov8n.yaml with the given overrides (device=cpu, plots off).
@@ -44,8 +45,14 @@ def speed(kv):
     warmup, steps = int(kv.get("warmup", 2)), int(kv.get("steps", 6))
     imgsz, batch = int(kv.get("imgsz", 320)), int(kv.get("batch", 8))
     stamps = []
+    device = str(kv.get("device", "cpu"))
+    if device.startswith("cuda"):
+        device = device.partition(":")[2] or "0"  # Ultralytics names GPUs by index
+    on_gpu = device != "cpu"
 
     def on_batch_end(trainer):
+        if on_gpu:
+            torch.cuda.synchronize()
         stamps.append(time.perf_counter())
         if len(stamps) > warmup + steps:
             raise _Enough()
@@ -54,7 +61,7 @@ def speed(kv):
     model.add_callback("on_train_batch_end", on_batch_end)
     try:
         model.train(data=kv["data"], epochs=100, imgsz=imgsz, batch=batch, workers=int(kv.get("workers", 2)),
-                    device="cpu", seed=0, deterministic=False, plots=False, val=False, amp=False,
+                    device=device, seed=0, deterministic=False, plots=False, val=False, amp=False,
                     project=kv.get("project", "/tmp/ul_speed"), name="exp", exist_ok=True, verbose=False)
     except _Enough:
         pass

@@ -95,6 +95,13 @@ static yl_status train_batch(yl_trainer *t, const yl_batch *b, yl_detection_loss
     YL_TRY(yl_detection_loss_compute(&t->loss, maps, b->height, b->width, b->targets, b->target_count, d_maps, res));
     YL_TRY(yl_model_backward(t->model, d_maps, NULL));
     if (yl_schedule_step_due(&t->sched)) YL_TRY(optimizer_step(t));
+    // A GPU step is queued, not done, when the host gets here: wait for it, so that the step time,
+    // the loader's share and the progress line's it/s measure the work (as Ultralytics' per-batch
+    // loss read-out does), not how fast kernels can be queued.
+    if (t->o.device != YL_DEVICE_CPU) {
+        yl_backend *be = yl_engine_backend(&t->eng, t->o.device);
+        YL_TRY(be->synchronize(be));
+    }
     return YL_OK;
 }
 
