@@ -18,6 +18,7 @@
 #include "cli/labelstudio/upload.h"
 #include "cli/rank/model_source.h"
 #include "cli/rank/rank.h"
+#include "cli/rank/scoring_args.h"
 #include "engine/data/file_util.h"
 #include "engine/data/image_list.h"
 
@@ -28,14 +29,9 @@
 
 typedef struct {
     yl_rank_source_args src;
+    yl_rank_scoring_args scoring;
     const char *source, *log;
-    yl_unc_strategy strategy;
-    yl_unc_aggregate aggregate;
-    int imgsz, max_det;
-    double conf, iou;
     bool dry_run;
-    yl_device device;
-    int cuda_index;
 } push_args;
 
 static void print_help(FILE *out) {
@@ -60,51 +56,25 @@ static void print_help(FILE *out) {
 static bool parse_one(push_args *a, const char *key, const char *value) {
     const int source_arg = yl_rank_source_parse_arg("push", key, value, &a->src);
     if (source_arg >= 0) return source_arg;
+    const int scoring_arg = yl_rank_scoring_parse_arg("push", key, value, false, &a->scoring);
+    if (scoring_arg >= 0) return scoring_arg;
     if (!strcmp(key, "source")) return yl_arg_string("push", key, value, &a->source);
     if (!strcmp(key, "log")) return yl_arg_string("push", key, value, &a->log);
-    if (!strcmp(key, "strategy")) {
-        if (yl_unc_strategy_parse(value, &a->strategy) && a->strategy != YL_UNC_RANDOM) return true;
-        fprintf(stderr, "push: strategy=%s: expected least_confidence, margin, entropy, dfl_entropy, flip or combined\n",
-                value);
-        return false;
-    }
-    if (!strcmp(key, "aggregate")) {
-        if (yl_unc_aggregate_parse(value, &a->aggregate)) return true;
-        fprintf(stderr, "push: aggregate=%s: expected max, mean or sum\n", value);
-        return false;
-    }
-    if (!strcmp(key, "imgsz")) return yl_arg_int("push", key, value, 32, 8192, &a->imgsz);
-    if (!strcmp(key, "max_det")) return yl_arg_int("push", key, value, 1, 100000, &a->max_det);
-    if (!strcmp(key, "conf")) return yl_arg_double("push", key, value, 0.0, 1.0, &a->conf);
-    if (!strcmp(key, "iou")) return yl_arg_double("push", key, value, 0.0, 1.0, &a->iou);
     if (!strcmp(key, "dry_run")) return yl_arg_bool("push", key, value, &a->dry_run);
-    if (!strcmp(key, "device")) return yl_arg_device("push", key, value, &a->device, &a->cuda_index);
     yl_arg_unknown("push", key, PUSH_KNOWN);
     return false;
 }
 
 static int parse_args(int argc, char **argv, push_args *a) {
     memset(a, 0, sizeof *a);
-    a->strategy = YL_UNC_COMBINED;
-    a->aggregate = YL_UNC_AGG_MAX;
-    a->conf = 0.25;
-    a->iou = 0.7;
-    a->max_det = 300;
-    a->device = YL_DEVICE_CPU;
+    a->scoring = yl_rank_scoring_defaults();
     for (int i = 0; i < argc; i++) {
         char key[32];
         const char *value;
         if (!yl_arg_split("push", argv[i], key, sizeof key, &value)) return 2;
         if (!parse_one(a, key, value)) return 2;
     }
-    if (a->imgsz % 32) {
-        fprintf(stderr, "push: imgsz=%d: must be a multiple of 32\n", a->imgsz);
-        return 2;
-    }
-    if (!a->src.model && !a->src.workspace) {
-        fprintf(stderr, "push: model= or workspace= is required (see yoloop push --help)\n");
-        return 2;
-    }
+    if (yl_rank_args_check("push", &a->src, &a->scoring) != 0) return 2;
     if (!a->source) {
         fprintf(stderr, "push: source= is required (see yoloop push --help)\n");
         return 2;
@@ -249,8 +219,8 @@ static int push_one(push_run *p, const char *path) {
         p->failed++;
         return 0;
     }
-    item.score = yl_rank_item_score(&item, p->a->strategy, 0);
-    const double ls_score = yl_rank_ls_score(item.score, p->a->aggregate);
+    item.score = yl_rank_item_score(&item, p->a->scoring.strategy, 0);
+    const double ls_score = yl_rank_ls_score(item.score, p->a->scoring.aggregate);
     int rc = 0;
     if (p->a->dry_run) {
         printf("  would push %s: %lld box%s, uncertainty %.4f\n", path, (long long)item.scored.count,
@@ -323,13 +293,7 @@ static int run(const push_args *a, yl_rank_source *src) {
         rc = fail("listing tasks");
     const int in_project = known.count;
     if (!rc) rc = read_log(log, src->url, src->project, &known);
-    yl_scorer_options so = yl_scorer_defaults();
-    so.imgsz = a->imgsz ? a->imgsz : src->imgsz > 0 ? src->imgsz : 640;
-    so.conf = (float)a->conf;
-    so.iou = a->iou;
-    so.max_det = a->max_det;
-    so.aggregate = a->aggregate;
-    so.flip = a->strategy == YL_UNC_FLIP || a->strategy == YL_UNC_COMBINED;
+    yl_scorer_options so = yl_rank_scorer_options(&a->scoring, src->imgsz);
     yl_scorer *scorer = NULL;
     if (!rc && yl_scorer_create(&scorer, src->model.model, &so) != YL_OK) rc = fail("scorer");
     push_run p = {.a = a, .src = src, .client = client, .config = &config, .class_map = map, .scorer = scorer,
@@ -363,5 +327,5 @@ int yl_cmd_push(int argc, char **argv) {
     push_args a;
     int rc = parse_args(argc, argv, &a);
     if (rc) return rc;
-    return yl_rank_command_main("push", &a.src, a.device, a.cuda_index, run_command, &a);
+    return yl_rank_command_main("push", &a.src, a.scoring.device, a.scoring.cuda_index, run_command, &a);
 }

@@ -13,6 +13,7 @@
 #include "cli/labelstudio/json_util.h"
 #include "cli/rank/model_source.h"
 #include "cli/rank/rank.h"
+#include "cli/rank/scoring_args.h"
 #include "engine/data/file_util.h"
 #include "engine/data/image_list.h"
 
@@ -22,15 +23,11 @@
 
 typedef struct {
     yl_rank_source_args src;
+    yl_rank_scoring_args scoring;
     const char *source, *cache, *out;
-    yl_unc_strategy strategy;
-    yl_unc_aggregate aggregate;
-    int budget, imgsz, max_det, flip;  // flip: -1 = when the strategy needs it
-    double conf, iou;
+    int budget;
     bool diversity, write_back, set_model_version;
     uint64_t seed;
-    yl_device device;
-    int cuda_index;
 } rank_args;
 
 static void print_help(FILE *out) {
@@ -63,39 +60,25 @@ static void print_help(FILE *out) {
 static bool parse_one(rank_args *a, const char *key, const char *value) {
     const int source_arg = yl_rank_source_parse_arg("rank", key, value, &a->src);
     if (source_arg >= 0) return source_arg;
+    const int scoring_arg = yl_rank_scoring_parse_arg("rank", key, value, true, &a->scoring);
+    if (scoring_arg >= 0) return scoring_arg;
     int i;
     if (!strcmp(key, "source")) return yl_arg_string("rank", key, value, &a->source);
     if (!strcmp(key, "cache")) return yl_arg_string("rank", key, value, &a->cache);
     if (!strcmp(key, "out")) return yl_arg_string("rank", key, value, &a->out);
-    if (!strcmp(key, "strategy")) {
-        if (yl_unc_strategy_parse(value, &a->strategy)) return true;
-        fprintf(stderr, "rank: strategy=%s: expected least_confidence, margin, entropy, dfl_entropy, flip, combined "
-                        "or random\n", value);
-        return false;
-    }
-    if (!strcmp(key, "aggregate")) {
-        if (yl_unc_aggregate_parse(value, &a->aggregate)) return true;
-        fprintf(stderr, "rank: aggregate=%s: expected max, mean or sum\n", value);
-        return false;
-    }
     if (!strcmp(key, "budget")) return yl_arg_int("rank", key, value, 1, 100000000, &a->budget);
     if (!strcmp(key, "diversity")) return yl_arg_bool("rank", key, value, &a->diversity);
-    if (!strcmp(key, "imgsz")) return yl_arg_int("rank", key, value, 32, 8192, &a->imgsz);
-    if (!strcmp(key, "max_det")) return yl_arg_int("rank", key, value, 1, 100000, &a->max_det);
-    if (!strcmp(key, "conf")) return yl_arg_double("rank", key, value, 0.0, 1.0, &a->conf);
-    if (!strcmp(key, "iou")) return yl_arg_double("rank", key, value, 0.0, 1.0, &a->iou);
     if (!strcmp(key, "write_back")) return yl_arg_bool("rank", key, value, &a->write_back);
     if (!strcmp(key, "set_model_version")) return yl_arg_bool("rank", key, value, &a->set_model_version);
     if (!strcmp(key, "seed")) return yl_arg_int("rank", key, value, 0, 2147483647, &i) && ((a->seed = (uint64_t)i), true);
-    if (!strcmp(key, "device")) return yl_arg_device("rank", key, value, &a->device, &a->cuda_index);
     if (!strcmp(key, "flip")) {
         bool b;
         if (!strcmp(value, "auto")) {
-            a->flip = -1;
+            a->scoring.flip = -1;
             return true;
         }
         if (!yl_arg_bool("rank", key, value, &b)) return false;
-        a->flip = b;
+        a->scoring.flip = b;
         return true;
     }
     yl_arg_unknown("rank", key, RANK_KNOWN);
@@ -104,29 +87,16 @@ static bool parse_one(rank_args *a, const char *key, const char *value) {
 
 static int parse_args(int argc, char **argv, rank_args *a) {
     memset(a, 0, sizeof *a);
-    a->strategy = YL_UNC_COMBINED;
-    a->aggregate = YL_UNC_AGG_MAX;
+    a->scoring = yl_rank_scoring_defaults();
     a->budget = 20;
-    a->conf = 0.25;
-    a->iou = 0.7;
-    a->max_det = 300;
-    a->flip = -1;
     a->write_back = a->set_model_version = true;
-    a->device = YL_DEVICE_CPU;
     for (int i = 0; i < argc; i++) {
         char key[32];
         const char *value;
         if (!yl_arg_split("rank", argv[i], key, sizeof key, &value)) return 2;
         if (!parse_one(a, key, value)) return 2;
     }
-    if (a->imgsz % 32) {
-        fprintf(stderr, "rank: imgsz=%d: must be a multiple of 32\n", a->imgsz);
-        return 2;
-    }
-    if (!a->src.model && !a->src.workspace) {
-        fprintf(stderr, "rank: model= or workspace= is required (see yoloop rank --help)\n");
-        return 2;
-    }
+    if (yl_rank_args_check("rank", &a->src, &a->scoring) != 0) return 2;
     if (a->source && (a->src.project || a->src.url)) {
         fprintf(stderr, "rank: give either source= (local images) or url= and project= (Label Studio), not both\n");
         return 2;
@@ -268,7 +238,7 @@ static void score_items(const rank_args *a, yl_scorer *s, yl_rank_item *items, i
             continue;
         }
         it->ok = true;
-        it->score = yl_rank_item_score(it, a->strategy, a->seed);
+        it->score = yl_rank_item_score(it, a->scoring.strategy, a->seed);
     }
 }
 
@@ -325,7 +295,7 @@ static int write_back(const rank_args *a, yl_ls_client *client, const yl_rank_so
             skipped++;
             continue;
         }
-        cJSON *p = yl_rank_prediction(config, map, &it->scored, version, yl_rank_ls_score(it->score, a->aggregate));
+        cJSON *p = yl_rank_prediction(config, map, &it->scored, version, yl_rank_ls_score(it->score, a->scoring.aggregate));
         if (!p || !cJSON_AddNumberToObject(p, "task", (double)it->task_id)) {
             cJSON_Delete(p);
             rc = fail("out of memory");
@@ -347,16 +317,10 @@ static int write_back(const rank_args *a, yl_ls_client *client, const yl_rank_so
 }
 
 static int run(const rank_args *a, yl_rank_source *src) {
-    yl_scorer_options so = yl_scorer_defaults();
-    so.imgsz = a->imgsz ? a->imgsz : src->imgsz > 0 ? src->imgsz : 640;
-    so.conf = (float)a->conf;
-    so.iou = a->iou;
-    so.max_det = a->max_det;
-    so.aggregate = a->aggregate;
-    so.flip = a->flip >= 0 ? a->flip != 0 : (a->strategy == YL_UNC_FLIP || a->strategy == YL_UNC_COMBINED);
+    yl_scorer_options so = yl_rank_scorer_options(&a->scoring, src->imgsz);
     so.features = a->diversity;
     char version[128];
-    snprintf(version, sizeof version, "%s-uncertainty-%s", src->version, yl_unc_strategy_name(a->strategy));
+    snprintf(version, sizeof version, "%s-uncertainty-%s", src->version, yl_unc_strategy_name(a->scoring.strategy));
 
     yl_ls_client *client = NULL;
     yl_ls_label_config config = {0};
@@ -406,9 +370,9 @@ static int run(const rank_args *a, yl_rank_source *src) {
         int scored = 0;
         for (int i = 0; i < c.count; i++) scored += c.items[i].ok;
         printf("scored %d image%s with %s (strategy %s, aggregate %s%s%s), imgsz %d, conf %.3g\n", scored,
-               scored == 1 ? "" : "s", src->version, yl_unc_strategy_name(a->strategy),
-               yl_unc_aggregate_name(a->aggregate), so.flip ? ", flip" : "", a->diversity ? ", diversity" : "",
-               so.imgsz, a->conf);
+               scored == 1 ? "" : "s", src->version, yl_unc_strategy_name(a->scoring.strategy),
+               yl_unc_aggregate_name(a->scoring.aggregate), so.flip ? ", flip" : "", a->diversity ? ", diversity" : "",
+               so.imgsz, a->scoring.conf);
         if (failed) fprintf(stderr, "rank: warning: %d image%s could not be scored\n", failed, failed == 1 ? "" : "s");
         print_table(c.items, sel, count);
         if (scored == 0) {
@@ -437,5 +401,5 @@ int yl_cmd_rank(int argc, char **argv) {
     rank_args a;
     int rc = parse_args(argc, argv, &a);
     if (rc) return rc;
-    return yl_rank_command_main("rank", &a.src, a.device, a.cuda_index, run_command, &a);
+    return yl_rank_command_main("rank", &a.src, a.scoring.device, a.scoring.cuda_index, run_command, &a);
 }
