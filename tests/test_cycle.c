@@ -27,6 +27,7 @@
 #include "engine/data/image_list.h"
 #include "engine/data/synth.h"
 #include "engine/model/model.h"
+#include "cycle_fixtures.h"
 #include "test_common.h"
 #include "weights/checkpoint.h"
 
@@ -42,33 +43,6 @@ static int run_cmd(int (*cmd)(int, char **), int argc, const char **argv) {
 }
 
 // ---- fixtures --------------------------------------------------------------------------------
-
-static void synth(const char *dir, int n, uint64_t seed, float shift) {
-    yl_synth_options o = yl_synth_defaults();
-    o.out_dir = dir;
-    o.n = n;
-    o.imgsz = 64;
-    o.seed = seed;
-    o.shift = shift;
-    o.val_fraction = 0.25f;
-    yl_synth_report report;
-    CHECK_OK(yl_synth_write(&o, &report));
-}
-
-static void tiny_model(const char *path) {
-    yl_engine eng = yl_test_cpu_engine();
-    yl_model_config cfg;
-    CHECK_OK(yl_model_config_custom(&cfg, 0.33, 0.125, 64, 3));
-    yl_model *m = NULL;
-    CHECK_OK(yl_model_create(&m, &eng, &cfg, 1));
-    yl_checkpoint_info info;
-    memset(&info, 0, sizeof info);
-    info.names_json = "[\"dentado\",\"concave\",\"perforation\"]";
-    info.imgsz = 64;
-    CHECK_OK(yl_checkpoint_save(m, &info, path));
-    yl_model_destroy(m);
-    yl_engine_release(&eng);
-}
 
 // A Label Studio JSON export (export_<k>.json) of images [first, first + count) of the incoming
 // train split: one submitted annotation per task with the synth boxes in percent.
@@ -744,12 +718,12 @@ int main(int argc, char **argv) {
     snprintf(g_incoming, sizeof g_incoming, "%s/incoming", g_tmp);
     char base[700];
     snprintf(base, sizeof base, "%s/base", g_tmp);
-    synth(base, 12, 1, 0.0f);
-    synth(g_incoming, 64, 2, 0.3f);  // 48 in the train split: 6 per export
+    CHECK_OK(yl_fixture_synth(base, 12, 1, 0.0f));
+    CHECK_OK(yl_fixture_synth(g_incoming, 64, 2, 0.3f));  // 48 in the train split: 6 per export
     CHECK_OK(yl_fs_mkdirs(g_export_dir));
     char model[700];
     snprintf(model, sizeof model, "%s/tiny.safetensors", g_tmp);
-    tiny_model(model);
+    CHECK_OK(yl_fixture_tiny_model(model));
 
     test_decisions();
     test_args();

@@ -40,6 +40,7 @@
 #include "engine/data/synth.h"
 #include "engine/model/model.h"
 #include "ls_real.h"
+#include "cycle_fixtures.h"
 #include "test_common.h"
 #include "weights/checkpoint.h"
 
@@ -641,33 +642,6 @@ static int num_synth_files;
 
 static int compare_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-static void synth(const char *dir, int n, uint64_t seed, float shift) {
-    yl_synth_options o = yl_synth_defaults();
-    o.out_dir = dir;
-    o.n = n;
-    o.imgsz = 64;
-    o.seed = seed;
-    o.shift = shift;
-    o.val_fraction = 0.25f;
-    yl_synth_report report;
-    if (yl_synth_write(&o, &report) != YL_OK) die("synth");
-}
-
-static void tiny_model(const char *path) {
-    yl_engine eng = yl_test_cpu_engine();
-    yl_model_config cfg;
-    CHECK_OK(yl_model_config_custom(&cfg, 0.33, 0.125, 64, 3));
-    yl_model *m = NULL;
-    CHECK_OK(yl_model_create(&m, &eng, &cfg, 1));
-    yl_checkpoint_info info;
-    memset(&info, 0, sizeof info);
-    info.names_json = "[\"dentado\",\"concave\",\"perforation\"]";
-    info.imgsz = 64;
-    if (yl_checkpoint_save(m, &info, path) != YL_OK) die("tiny model");
-    yl_model_destroy(m);
-    yl_engine_release(&eng);
-}
-
 // Uploads incoming train images [first, first + count) and annotates each with its synth boxes,
 // by class name (the project's config lists the names in another order than the model).
 static void add_synth(yl_ls_client *client, int project, int first, int count) {
@@ -820,10 +794,10 @@ static int run_cycle_checks(const char *yoloop, const char *work) {
     snprintf(incoming, sizeof incoming, "%s/incoming", work);
     snprintf(ws, sizeof ws, "%s/ws", work);
     snprintf(log, sizeof log, "%s/yoloop.log", work);
-    synth(base, 12, 1, 0.0f);
-    synth(incoming, 32, 2, 0.3f);
+    if (yl_fixture_synth(base, 12, 1, 0.0f) != YL_OK) die("synth");
+    if (yl_fixture_synth(incoming, 32, 2, 0.3f) != YL_OK) die("synth");
     snprintf(path, sizeof path, "%s/tiny.safetensors", work);
-    tiny_model(path);
+    if (yl_fixture_tiny_model(path) != YL_OK) die("tiny model");
     snprintf(path, sizeof path, "%s/images/train", incoming);
     if (yl_fs_list_dir(path, &synth_files, &num_synth_files) != YL_OK || num_synth_files < 16) die("synth files");
     qsort(synth_files, (size_t)num_synth_files, sizeof *synth_files, compare_names);
