@@ -18,6 +18,7 @@
 #include "cli/cycle/history.h"
 #include "cli/fs_util.h"
 #include "test_command.h"
+#include "fs_test_util.h"
 #include "test_common.h"
 
 static char root[256];
@@ -29,19 +30,6 @@ static void new_workspace(char *ws, size_t size, const char *name) {
         fprintf(stderr, "setup: %s\n", yl_last_error());
         exit(2);
     }
-}
-
-static void write_text(const char *path, const char *text) {
-    if (yl_fs_write_atomic(path, text, strlen(text)) != YL_OK) {
-        fprintf(stderr, "setup: %s\n", yl_last_error());
-        exit(2);
-    }
-}
-
-static char *read_text(const char *path) {
-    char *data = NULL;
-    if (yl_fs_read_all(path, &data, NULL) != YL_OK) return NULL;
-    return data;
 }
 
 static yl_eval_row make_row(const char *cycle, const char *model, const char *role, const char *set, double map50) {
@@ -92,7 +80,7 @@ static void test_evals(void) {
     in[1].time[0] = '\0';  // filled with now
     for (int i = 0; i < 5; i++) CHECK_OK(yl_history_append_eval(ws, &in[i]));
 
-    char *text = read_text(csv);
+    char *text = yl_test_read_text(csv);
     const char *start = "time,cycle,snapshot,model,role,eval_set,images,instances,precision,recall,map50,map50_95\n"
                         "2026-11-23T15:04:05Z,c1,20261123T150405Z,v0001,deployed,new,12,34,0.750000,0.500000,"
                         "0.500000,0.250000\n";
@@ -135,17 +123,17 @@ static void test_malformed_csv(void) {
     yl_eval_row r = make_row("c1", "v0001", "deployed", "new", 0.5);
     CHECK_OK(yl_history_append_eval(ws, &r));
     snprintf(csv, sizeof csv, "%s/history/eval_history.csv", ws);
-    char *good = read_text(csv);
+    char *good = yl_test_read_text(csv);
     char text[2048];
 
     snprintf(text, sizeof text, "%s2026-11-23T15:04:05Z,c2,s,v0001,deployed,new,1,2,0.5,0.5,0.5\n", good);
-    write_text(csv, text);
+    yl_test_write_text(csv, text);
     yl_eval_row *rows = NULL;
     int count = 0;
     CHECK_STATUS(yl_history_read_evals(ws, &rows, &count), YL_ERR_FORMAT);
     CHECK(strstr(yl_last_error(), "eval_history.csv:3") != NULL, "line named: %s", yl_last_error());
     CHECK_STATUS(yl_history_append_eval(ws, &r), YL_ERR_FORMAT);  // never extend a broken file
-    char *after = read_text(csv);
+    char *after = yl_test_read_text(csv);
     CHECK(after && !strcmp(after, text), "refused append leaves the file as it was");
     free(after);
     double map50;
@@ -153,12 +141,12 @@ static void test_malformed_csv(void) {
     CHECK_STATUS(yl_history_previous_map50(ws, &map50, &found), YL_ERR_FORMAT);
 
     snprintf(text, sizeof text, "%s\n2026-11-23T15:04:05Z,c2,s,v0001,deployed,new,1,2,0.5,0.5,zero,0.5\n", good);
-    write_text(csv, text);
+    yl_test_write_text(csv, text);
     CHECK_STATUS(yl_history_read_evals(ws, &rows, &count), YL_ERR_FORMAT);
     CHECK(strstr(yl_last_error(), "eval_history.csv:4") && strstr(yl_last_error(), "map50"),
           "line and field named: %s", yl_last_error());
 
-    write_text(csv, "time,cycle,map50\n");
+    yl_test_write_text(csv, "time,cycle,map50\n");
     CHECK_STATUS(yl_history_read_evals(ws, &rows, &count), YL_ERR_FORMAT);
     CHECK(strstr(yl_last_error(), "eval_history.csv:1") != NULL, "header line named: %s", yl_last_error());
 
@@ -203,7 +191,7 @@ static void test_decisions_and_snapshot(void) {
     cJSON_Delete(array);
 
     snprintf(path, sizeof path, "%s/history/decisions.jsonl", ws);
-    char *text = read_text(path);
+    char *text = yl_test_read_text(path);
     int lines = 0;
     for (char *p = text; p && *p; p++) lines += *p == '\n';
     CHECK(lines == 2, "one compact line per decision: %d lines", lines);
@@ -229,7 +217,7 @@ static void test_decisions_and_snapshot(void) {
 
     // A malformed decisions line is named.
     free(text);
-    write_text(path, "{\"cycle\":\"c1\"}\n[1,2]\n");
+    yl_test_write_text(path, "{\"cycle\":\"c1\"}\n[1,2]\n");
     CHECK_STATUS(yl_history_read_decisions(ws, &array), YL_ERR_FORMAT);
     CHECK(strstr(yl_last_error(), "decisions.jsonl:2") != NULL, "line named: %s", yl_last_error());
     CHECK(run_cmd(yl_cmd_history, &out, 1, args) == 1, "history with a bad decisions file -> 1");
@@ -242,7 +230,7 @@ static void test_decisions_and_snapshot(void) {
     CHECK_OK(yl_history_last_eval_snapshot(ws, id, sizeof id));
     CHECK(!strcmp(id, "20261123T150405Z"), "snapshot id %s", id);
     snprintf(path, sizeof path, "%s/history/last_eval_snapshot", ws);
-    text = read_text(path);
+    text = yl_test_read_text(path);
     CHECK(text && !strcmp(text, "20261123T150405Z\n"), "one line");
     free(text);
     char small[8];

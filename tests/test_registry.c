@@ -18,27 +18,15 @@
 #include "cli/cycle/registry.h"
 #include "cli/fs_util.h"
 #include "test_command.h"
+#include "fs_test_util.h"
 #include "test_common.h"
 
 static char root[256];
 
 static void make_path(char *out, size_t size, const char *a, const char *b) { snprintf(out, size, "%s/%s", a, b); }
 
-static void write_text(const char *path, const char *text) {
-    if (yl_fs_write_atomic(path, text, strlen(text)) != YL_OK) {
-        fprintf(stderr, "setup: %s\n", yl_last_error());
-        exit(2);
-    }
-}
-
-static char *read_text(const char *path) {
-    char *data = NULL;
-    if (yl_fs_read_all(path, &data, NULL) != YL_OK) return NULL;
-    return data;
-}
-
 static int count_lines(const char *path) {
-    char *text = read_text(path);
+    char *text = yl_test_read_text(path);
     int n = 0;
     for (char *p = text; p && *p; p++) n += *p == '\n';
     free(text);
@@ -99,7 +87,7 @@ static int check_registry_whole(const char *ws, bool expect_deployed) {
 
     char log[600];
     make_path(log, sizeof log, ws, "models/deployments.jsonl");
-    char *text = read_text(log);
+    char *text = yl_test_read_text(log);
     int line_no = 0;
     for (char *line = text; line && *line;) {
         char *next = strchr(line, '\n');
@@ -124,9 +112,9 @@ static void test_round_trip(void) {
     make_path(a, sizeof a, root, "a.bin");
     make_path(b, sizeof b, root, "b.bin");
     make_path(c, sizeof c, root, "c.bin");
-    write_text(a, "model A weights");
-    write_text(b, "model B weights, fine-tuned");
-    write_text(c, "model C");
+    yl_test_write_text(a, "model A weights");
+    yl_test_write_text(b, "model B weights, fine-tuned");
+    yl_test_write_text(c, "model C");
 
     char id[YL_VERSION_ID_SIZE], deployed[YL_VERSION_ID_SIZE];
     CHECK_OK(yl_registry_deployed(ws, deployed));
@@ -152,7 +140,7 @@ static void test_round_trip(void) {
     // meta.json: the caller's fields kept, the registry's own set (its "id" wins over the caller's).
     char meta_path[600], sha_a[65];
     make_path(meta_path, sizeof meta_path, ws, "models/versions/v0001/meta.json");
-    char *text = read_text(meta_path);
+    char *text = yl_test_read_text(meta_path);
     cJSON *m = cJSON_Parse(text);
     free(text);
     CHECK_OK(yl_fs_sha256_file(a, sha_a));
@@ -179,7 +167,7 @@ static void test_round_trip(void) {
     yl_registry_list_free(versions, count);
     char model[600];
     CHECK_OK(yl_registry_model_path(ws, "v0002", model, sizeof model));
-    text = read_text(model);
+    text = yl_test_read_text(model);
     CHECK(text && !strcmp(text, "model B weights, fine-tuned"), "stored model bytes");
     free(text);
     CHECK_STATUS(yl_registry_model_path(ws, "v0004", model, sizeof model), YL_ERR_INVALID_ARG);
@@ -221,11 +209,11 @@ static void test_round_trip(void) {
     char pointer[600], log[600];
     make_path(pointer, sizeof pointer, ws, "models/deployed");
     make_path(log, sizeof log, ws, "models/deployments.jsonl");
-    text = read_text(pointer);
+    text = yl_test_read_text(pointer);
     CHECK(text && !strcmp(text, "v0001\n"), "pointer file '%s'", text ? text : "");
     free(text);
     CHECK(count_lines(log) == 7, "deployments.jsonl has %d lines, expected 7", count_lines(log));
-    text = read_text(log);
+    text = yl_test_read_text(log);
     char *last = text ? strrchr(text, '{') : NULL;
     cJSON *entry = last ? cJSON_Parse(last) : NULL;
     CHECK(entry && !strcmp(cJSON_GetObjectItem(entry, "from")->valuestring, "v0003") &&
@@ -234,7 +222,7 @@ static void test_round_trip(void) {
           "last log line %s", last ? last : "");
     cJSON_Delete(entry);
     free(text);
-    char *first_line = read_text(log);
+    char *first_line = yl_test_read_text(log);
     CHECK(first_line && strstr(first_line, "\"from\":null") && strstr(first_line, "\"reason\":\"baseline\""),
           "first log line %s", first_line ? first_line : "");
     free(first_line);
@@ -248,7 +236,7 @@ static void test_round_trip(void) {
     // A tampered model file is refused for deploy and rollback; the pointer and log stay.
     char tampered[600];
     make_path(tampered, sizeof tampered, ws, "models/versions/v0002/model.safetensors");
-    write_text(tampered, "model B weights, fine-tuneD");
+    yl_test_write_text(tampered, "model B weights, fine-tuneD");
     CHECK_STATUS(yl_registry_deploy(ws, "v0002", NULL), YL_ERR_FORMAT);
     CHECK(strstr(yl_last_error(), "sha256") && strstr(yl_last_error(), "v0002"), "mismatch message: %s",
           yl_last_error());
@@ -260,7 +248,7 @@ static void test_round_trip(void) {
     // A broken meta.json is an error naming the file.
     char meta3[600];
     make_path(meta3, sizeof meta3, ws, "models/versions/v0003/meta.json");
-    write_text(meta3, "{\"id\": \"v0003\", ");
+    yl_test_write_text(meta3, "{\"id\": \"v0003\", ");
     CHECK_STATUS(yl_registry_get(ws, "v0003", &v), YL_ERR_FORMAT);
     CHECK(strstr(yl_last_error(), "v0003/meta.json") != NULL, "message names meta.json: %s", yl_last_error());
     CHECK_STATUS(yl_registry_list(ws, &versions, &count), YL_ERR_FORMAT);
@@ -278,20 +266,20 @@ static void test_pointer_without_log(void) {
     CHECK_OK(yl_registry_deploy(ws, "v0002", NULL));
     make_path(pointer, sizeof pointer, ws, "models/deployed");
     make_path(log, sizeof log, ws, "models/deployments.jsonl");
-    write_text(pointer, "v0003\n");
+    yl_test_write_text(pointer, "v0003\n");
     CHECK_OK(yl_registry_rollback(ws, NULL, NULL, id));
     CHECK(!strcmp(id, "v0002"), "rollback from an unlogged v0003 -> %s", id);
     CHECK(count_lines(log) == 4, "log has the recovered line and the rollback: %d lines", count_lines(log));
-    char *text = read_text(log);
+    char *text = yl_test_read_text(log);
     CHECK(text && strstr(text, "\"to\":\"v0003\"") && strstr(text, "recorded late"), "recovered line in %s",
           text ? text : "");
     free(text);
 
     // A malformed log line is an error naming file:line.
-    write_text(log, "{\"to\":\"v0001\",\"action\":\"deploy\"}\nnot json\n");
+    yl_test_write_text(log, "{\"to\":\"v0001\",\"action\":\"deploy\"}\nnot json\n");
     CHECK_STATUS(yl_registry_rollback(ws, NULL, NULL, id), YL_ERR_FORMAT);
     CHECK(strstr(yl_last_error(), "deployments.jsonl:2") != NULL, "message names the line: %s", yl_last_error());
-    write_text(pointer, "garbage\n");
+    yl_test_write_text(pointer, "garbage\n");
     CHECK_STATUS(yl_registry_deployed(ws, id), YL_ERR_FORMAT);
 }
 
@@ -448,7 +436,7 @@ static void test_crash(void) {
     new_workspace(ws, sizeof ws, "crash");
     make_path(src, sizeof src, root, "churn.bin");
     make_path(parent_src, sizeof parent_src, root, "parent.bin");
-    write_text(parent_src, "the parent's own model");
+    yl_test_write_text(parent_src, "the parent's own model");
     char id[YL_VERSION_ID_SIZE];
     CHECK_OK(yl_registry_add(ws, parent_src, "init", NULL, NULL, id));
     CHECK_OK(yl_registry_deploy(ws, id, "start"));
@@ -489,7 +477,7 @@ static void test_crash(void) {
         CHECK(!strcmp(deployed, id), "deploy after kill %d: %s vs %s", k, deployed, id);
         char log[600];
         make_path(log, sizeof log, ws, "models/deployments.jsonl");
-        char *text = read_text(log);
+        char *text = yl_test_read_text(log);
         char *last = text ? strrchr(text, '{') : NULL;
         cJSON *entry = last ? cJSON_Parse(last) : NULL;
         const cJSON *to = cJSON_GetObjectItem(entry, "to");

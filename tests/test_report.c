@@ -21,17 +21,11 @@
 #include "cli/cycle/report_internal.h"
 #include "cli/fs_util.h"
 #include "engine/eval/metrics.h"
+#include "tests/fs_test_util.h"
 #include "tests/test_command.h"
 #include "tests/test_common.h"
 
 static const char *const names[3] = {"dentado", "x<script>alert(1)</script>", "perforation"};
-
-static char *read_text(const char *path) {
-    char *text = NULL;
-    size_t size = 0;
-    if (yl_fs_read_all(path, &text, &size) != YL_OK) return NULL;
-    return text;
-}
 
 static int count_of(const char *text, const char *needle) {
     int n = 0;
@@ -295,7 +289,7 @@ static void test_full(void) {
     char want[512];
     snprintf(want, sizeof want, "%s/report.html", ws);
     CHECK(!strcmp(path, want), "path %s", path);
-    char *page = read_text(want);
+    char *page = yl_test_read_text(want);
     CHECK(page != NULL, "report.html written");
     if (page) {
         check_page(ws, page);
@@ -315,7 +309,7 @@ static void test_full(void) {
     fclose(f);
     CHECK_STATUS(yl_report_write(ws, NULL, 0), YL_ERR_FORMAT);
     CHECK(strstr(yl_last_error(), "eval_history.csv") != NULL, "the message names the file: %s", yl_last_error());
-    char *after = read_text(want);
+    char *after = yl_test_read_text(want);
     CHECK(page && after && !strcmp(page, after), "the previous report is untouched");
     free(after);
     free(page);
@@ -328,7 +322,7 @@ static void test_empty(void) {
     CHECK_OK(yl_report_write(ws, NULL, 0));
     char path[512];
     snprintf(path, sizeof path, "%s/report.html", ws);
-    char *page = read_text(path);
+    char *page = yl_test_read_text(path);
     CHECK(page != NULL, "report.html written for an empty workspace");
     if (page) {
         expect(page, "No cycles yet");

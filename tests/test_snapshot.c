@@ -14,29 +14,13 @@
 #include "cli/cycle/workspace.h"
 #include "cli/fs_util.h"
 #include "cli/labelstudio/url.h"
+#include "fs_test_util.h"
 #include "ls_mock_server.h"
 #include "test_common.h"
 
 #define LEGACY_TOKEN "0123456789abcdef0123456789abcdef01234567"
 
 static char g_root[256];
-
-static void write_text(const char *path, const char *text) {
-    FILE *f = fopen(path, "wb");
-    if (!f) {
-        fprintf(stderr, "cannot write %s\n", path);
-        exit(2);
-    }
-    fputs(text, f);
-    fclose(f);
-}
-
-static char *read_text(const char *path) {
-    char *data = NULL;
-    size_t size = 0;
-    if (yl_fs_read_all(path, &data, &size) != YL_OK) return NULL;
-    return data;
-}
 
 // A PNG signature and IHDR chunk: enough for yl_image_probe to read the size.
 static void write_png_header(const char *path, int width, int height) {
@@ -59,7 +43,7 @@ static void make_workspace(const char *name, const char *yaml, char *dir, size_t
     yl_fs_mkdirs(dir);
     char path[600];
     snprintf(path, sizeof path, "%s/yoloop.yaml", dir);
-    write_text(path, yaml);
+    yl_test_write_text(path, yaml);
     CHECK_OK(yl_workspace_config_load(dir, config));
 }
 
@@ -72,7 +56,7 @@ static const yl_snapshot_item *find_item(const yl_snapshot *s, const char *key) 
 static char *item_label(const yl_snapshot *s, const yl_snapshot_item *item) {
     char path[2048];
     snprintf(path, sizeof path, "%s/%s", s->dir, item->label);
-    return read_text(path);
+    return yl_test_read_text(path);
 }
 
 static int has_warning(const yl_snapshot *s, const char *fragment) {
@@ -148,7 +132,7 @@ static void test_json_export_fixture(void) {
                            "9f8e7d6c-Stra\xc3\x9f" "e_\xe6\x97\xa5\xe6\x9c\xac.jpeg", "12121212-undefined.jpg"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         snprintf(path, sizeof path, "%s/%s", images, files[i]);
-        write_text(path, files[i]);
+        yl_test_write_text(path, files[i]);
     }
     snprintf(path, sizeof path, "%s/a1b2c3d4-empty.png", images);
     write_png_header(path, 40, 30);
@@ -158,7 +142,7 @@ static void test_json_export_fixture(void) {
         char name[300];
         CHECK_OK(yl_url_image_file_name(urls[i], name, sizeof name));
         snprintf(path, sizeof path, "%s/%s", images, name);
-        write_text(path, name);
+        yl_test_write_text(path, name);
     }
 
     yl_snapshot s;
@@ -214,7 +198,7 @@ static void test_json_export_fixture(void) {
     snprintf(path, sizeof path, "%s/tasks.json", s.dir);
     CHECK(yl_fs_is_file(path), "tasks.json kept");
     snprintf(path, sizeof path, "%s/manifest.json", s.dir);
-    char *manifest = read_text(path);
+    char *manifest = yl_test_read_text(path);
     CHECK(manifest && strstr(manifest, "\"images_failed\":\t1") && strstr(manifest, "\"tasks_skipped\":\t1"),
           "manifest counts");
     free(manifest);
@@ -240,7 +224,7 @@ static void add_task(cJSON *tasks, int id, const char *image, const char *label,
 
 static void write_json(const char *path, cJSON *json) {
     char *text = cJSON_Print(json);
-    write_text(path, text);
+    yl_test_write_text(path, text);
     free(text);
     cJSON_Delete(json);
 }
@@ -256,7 +240,7 @@ static void test_json_export_folder(void) {
     yl_fs_mkdirs(path);
     for (int i = 1; i <= 3; i++) {
         snprintf(path, sizeof path, "%s/imgs/img%d.jpg", dir, i);
-        write_text(path, path);
+        yl_test_write_text(path, path);
     }
     // a.json holds the NEWER version of task 1 (Airplane); b.json the older one (Car) and task 2.
     cJSON *a = cJSON_CreateArray(), *b = cJSON_CreateArray();
@@ -268,7 +252,7 @@ static void test_json_export_folder(void) {
     snprintf(path, sizeof path, "%s/exports/b.json", dir);
     write_json(path, b);
     snprintf(path, sizeof path, "%s/exports/notes.txt", dir);
-    write_text(path, "not an export");
+    yl_test_write_text(path, "not an export");
     yl_snapshot s;
     CHECK_OK(yl_snapshot_create(&config, NULL, NULL, &s));
     const yl_snapshot_item *t1 = find_item(&s, "task:1");
@@ -281,7 +265,7 @@ static void test_json_export_folder(void) {
     free(label);
     snprintf(path, sizeof path, "%s/tasks.json", s.dir);
     cJSON *merged = NULL;
-    char *text = read_text(path);
+    char *text = yl_test_read_text(path);
     merged = text ? cJSON_Parse(text) : NULL;
     CHECK(cJSON_GetArraySize(merged) == 2, "tasks.json holds the merged tasks");
     cJSON_Delete(merged);
@@ -367,7 +351,7 @@ static void test_live(void) {
     snprintf(mock.legacy_token, sizeof mock.legacy_token, "%s", LEGACY_TOKEN);
     char path[1200];
     snprintf(path, sizeof path, "%s/labelstudio/label_config.xml", YL_TEST_FIXTURES);
-    char *xml = read_text(path);
+    char *xml = yl_test_read_text(path);
     mock.label_config = xml;
     cJSON *tasks = cJSON_CreateArray();
     add_task(tasks, 1, "img1.jpg", "Car", "2026-03-01T10:00:00.000000Z", 10);
@@ -411,7 +395,7 @@ static void test_live(void) {
     }
     yl_fs_free_names(names, count);
     snprintf(path, sizeof path, "%s/manifest.json", s.dir);
-    char *manifest = read_text(path);
+    char *manifest = yl_test_read_text(path);
     CHECK(manifest && !strstr(manifest, LEGACY_TOKEN), "no token in the manifest");
     free(manifest);
     check_round_trip(&config, &s);
@@ -475,7 +459,7 @@ static void test_atomicity(void) {
     snprintf(path, sizeof path, "%s/imgs", dir);
     yl_fs_mkdirs(path);
     snprintf(path, sizeof path, "%s/imgs/img1.jpg", dir);
-    write_text(path, "one");
+    yl_test_write_text(path, "one");
     cJSON *e = cJSON_CreateArray();
     add_task(e, 1, "img1.jpg", "Car", "2026-03-01T10:00:00.000000Z", 10);
     snprintf(path, sizeof path, "%s/e.json", dir);
@@ -483,7 +467,7 @@ static void test_atomicity(void) {
     yl_snapshot first;
     CHECK_OK(yl_snapshot_create(&config, NULL, NULL, &first));
     snprintf(path, sizeof path, "%s/manifest.json", first.dir);
-    char *before = read_text(path);
+    char *before = yl_test_read_text(path);
 
     // A real run killed with SIGKILL half-way: its temp folder stays, no snapshot appears.
     pid_t child = fork();
@@ -504,7 +488,7 @@ static void test_atomicity(void) {
     yl_fs_mkdirs(stale);
     yl_fs_mkdirs(live);
     snprintf(path, sizeof path, "%s/manifest.json", stale);
-    write_text(path, "{\"id\": \"half\"");
+    yl_test_write_text(path, "{\"id\": \"half\"");
     CHECK(count_snapshots(&config) == 1, "temp folders are not snapshots");
     yl_snapshot second;
     CHECK_OK(yl_snapshot_create(&config, NULL, NULL, &second));
@@ -513,7 +497,7 @@ static void test_atomicity(void) {
     CHECK(yl_fs_exists(live), "a live run's temp folder is left alone");
     yl_fs_remove_tree(live);
     snprintf(path, sizeof path, "%s/manifest.json", first.dir);
-    char *after = read_text(path);
+    char *after = yl_test_read_text(path);
     CHECK(before && after && !strcmp(before, after), "the earlier snapshot is untouched");
     CHECK(strcmp(first.id, second.id) != 0 && count_snapshots(&config) == 2, "two snapshots");
     free(before);
@@ -525,7 +509,7 @@ static void test_atomicity(void) {
         snprintf(path, sizeof path, "%s/snapshots/%s", dir, fake[i]);
         yl_fs_mkdirs(path);
         snprintf(path, sizeof path, "%s/snapshots/%s/manifest.json", dir, fake[i]);
-        write_text(path, "{}");
+        yl_test_write_text(path, "{}");
     }
     char **ids = NULL;
     int count = 0;
