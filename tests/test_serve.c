@@ -41,6 +41,7 @@
 #include "cli/file_cache.h"
 #include "cli/fs_util.h"
 #include "cli/serve/server.h"
+#include "curl_body.h"
 #include "engine/model/model.h"
 #include "test_common.h"
 #include "weights/checkpoint.h"
@@ -118,22 +119,6 @@ typedef struct {
     char www_authenticate[128];
 } http_result;
 
-typedef struct {
-    char *data;
-    size_t size;
-} buffer;
-
-static size_t on_body(char *p, size_t size, size_t n, void *user) {
-    buffer *b = user;
-    char *grown = realloc(b->data, b->size + size * n + 1);
-    if (!grown) return 0;
-    b->data = grown;
-    memcpy(b->data + b->size, p, size * n);
-    b->size += size * n;
-    b->data[b->size] = '\0';
-    return size * n;
-}
-
 static size_t on_header(char *p, size_t size, size_t n, void *user) {
     http_result *r = user;
     if (!strncasecmp(p, "WWW-Authenticate:", 17)) snprintf(r->www_authenticate, sizeof r->www_authenticate, "%.*s",
@@ -145,7 +130,7 @@ static int server_port;
 
 static http_result http(const char *method, const char *path, const char *body, const char *userpwd) {
     http_result r = {0};
-    buffer b = {0};
+    yl_test_body b = {0};
     char url[256];
     snprintf(url, sizeof url, "http://127.0.0.1:%d%s", server_port, path);
     CURL *c = curl_easy_init();
@@ -158,7 +143,7 @@ static http_result http(const char *method, const char *path, const char *body, 
         curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
         curl_easy_setopt(c, CURLOPT_USERPWD, userpwd);
     }
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, yl_test_body_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);

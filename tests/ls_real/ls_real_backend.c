@@ -24,6 +24,7 @@
 #include "cli/cycle/registry.h"
 #include "cli/cycle/workspace.h"
 #include "cli/fs_util.h"
+#include "curl_body.h"
 #include "ls_real.h"
 #include "test_common.h"
 
@@ -115,32 +116,16 @@ static void start_serve(void) {
     exit(2);
 }
 
-typedef struct {
-    char *data;
-    size_t size;
-} buffer;
-
-static size_t collect(char *chunk, size_t size, size_t n, void *user) {
-    buffer *b = user;
-    char *grown = realloc(b->data, b->size + size * n + 1);
-    if (!grown) return 0;
-    b->data = grown;
-    memcpy(b->data + b->size, chunk, size * n);
-    b->size += size * n;
-    b->data[b->size] = '\0';
-    return size * n;
-}
-
 // A JSON answer of the backend itself (no credentials: none are configured); NULL on failure.
 static cJSON *serve_call(const char *method, const char *path) {
     char url[256];
     snprintf(url, sizeof url, "%s%s", serve_url, path);
     CURL *curl = curl_easy_init();
-    buffer body = {0};
+    yl_test_body body = {0};
     curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
     if (!strcmp(method, "POST")) curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "{}");
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, yl_test_body_write);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
     long status = 0;

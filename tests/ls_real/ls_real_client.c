@@ -39,8 +39,9 @@
 #include "cli/fs_util.h"
 #include "engine/data/synth.h"
 #include "engine/model/model.h"
-#include "ls_real.h"
+#include "curl_body.h"
 #include "cycle_fixtures.h"
+#include "ls_real.h"
 #include "test_common.h"
 #include "weights/checkpoint.h"
 
@@ -108,20 +109,6 @@ static int create_project(yl_ls_client *client, const char *title) {
     return id;
 }
 
-typedef struct {
-    char *data;
-    size_t size;
-} buffer;
-
-static size_t collect(char *chunk, size_t size, size_t n, void *user) {
-    buffer *b = user;
-    b->data = realloc(b->data, b->size + size * n + 1);
-    memcpy(b->data + b->size, chunk, size * n);
-    b->size += size * n;
-    b->data[b->size] = '\0';
-    return size * n;
-}
-
 // Multipart upload (the client has no upload call: the cycle never uploads media). Each file gets
 // its own form field: Label Studio 1.23 keeps only the last file of a repeated field name.
 // Returns the task ids in file order.
@@ -139,11 +126,11 @@ void upload_files(int project, const char **paths, int count, long *task_ids) {
     snprintf(url, sizeof url, "%s/api/projects/%d/import?return_task_ids=true", base_url, project);
     snprintf(auth, sizeof auth, "Authorization: Token %s", legacy_token);
     struct curl_slist *headers = curl_slist_append(NULL, auth);
-    buffer body = {0};
+    yl_test_body body = {0};
     curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(curl, CURLOPT_MIMEPOST, mime);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, yl_test_body_write);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
     long status = 0;
     CURLcode rc = curl_easy_perform(curl);
