@@ -86,16 +86,27 @@ static yl_status open_client(predict_batch *b) {
     return st;
 }
 
-// Keeps the cache folder under its bound; a request that finds another one trimming goes on.
-// Images used in the last minute stay: a request running now may be about to read them.
-static void trim_cache(const yl_predict_context *c) {
-    if (!c->cache_max_bytes || !c->cache_trimming || atomic_exchange(c->cache_trimming, true)) return;
+// Keeps the cache folder under its bound after a download of `bytes`; a request that finds
+// another one trimming goes on. The folder is listed only when the running total says it is
+// over the bound (or is not known yet). Images used in the last minute stay: a request running
+// now may be about to read them.
+static void trim_cache(const yl_predict_context *c, long long bytes) {
+    if (!c->cache_max_bytes || !c->cache_trimming || !c->cache_bytes) return;
+    uint64_t total = atomic_load(c->cache_bytes);
+    if (total != UINT64_MAX) {
+        total = atomic_fetch_add(c->cache_bytes, (uint64_t)(bytes > 0 ? bytes : 0)) + (uint64_t)(bytes > 0 ? bytes : 0);
+        if (total <= c->cache_max_bytes) return;
+    }
+    if (atomic_exchange(c->cache_trimming, true)) return;
     yl_file_cache_trim_result r;
-    if (yl_file_cache_trim(c->cache_dir, c->cache_max_bytes, 60, &r) != YL_OK)
+    if (yl_file_cache_trim(c->cache_dir, c->cache_max_bytes, 60, &r) != YL_OK) {
         fprintf(stderr, "serve: image cache: %s\n", yl_last_error());
-    else if (r.files_removed)
-        fprintf(stderr, "serve: image cache: removed %d least recently used images (%.1f -> %.1f MiB)\n",
-                r.files_removed, (double)r.bytes_before / (1 << 20), (double)r.bytes_after / (1 << 20));
+    } else {
+        atomic_store(c->cache_bytes, r.bytes_after);
+        if (r.files_removed)
+            fprintf(stderr, "serve: image cache: removed %d least recently used images (%.1f -> %.1f MiB)\n",
+                    r.files_removed, (double)r.bytes_before / (1 << 20), (double)r.bytes_after / (1 << 20));
+    }
     atomic_store(c->cache_trimming, false);
 }
 
@@ -118,7 +129,7 @@ static yl_status fetch_image(predict_batch *b, const char *url, long task_id, ch
     yl_status st = yl_ls_download_image(b->client, url, task_id, temp, 0, &result);
     if (st == YL_OK && rename(temp, path) != 0) st = yl_error(YL_ERR_IO, "cannot move the image into %s", path);
     if (st != YL_OK) remove(temp);
-    if (st == YL_OK) trim_cache(b->context);
+    if (st == YL_OK) trim_cache(b->context, result.bytes);
     return st;
 }
 

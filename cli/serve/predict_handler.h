@@ -6,7 +6,8 @@
 // http; the token only from LABEL_STUDIO_API_KEY or a file) into the cache folder as
 // <sha256(url)[:16]>__<file name>, and reused from there on later requests (Label Studio's URLs
 // name immutable files). The folder is kept under cache_max_bytes, least recently used images
-// out first (file_cache.h), checked after every download. Then the model runs and every detection whose class maps to a label
+// out first (file_cache.h): a running total of the folder's size (scanned once, then grown by
+// each download) says when a trim, which lists the folder, is due. Then the model runs and every detection whose class maps to a label
 // and whose score reaches the threshold becomes a rectanglelabels region in percent
 // (predictions.h), with its score; the task's score is the mean region score (0 without one).
 //
@@ -37,6 +38,7 @@ typedef struct {
     const char *cache_dir;         // must exist
     uint64_t cache_max_bytes;      // 0: unbounded
     atomic_bool *cache_trimming;   // shared by the server's requests: one trim at a time
+    _Atomic uint64_t *cache_bytes; // the folder's size as last seen plus downloads since; UINT64_MAX: unknown
     const char *control;           // the RectangleLabels control; NULL: the only one
     double default_threshold;
 } yl_predict_context;

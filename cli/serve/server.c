@@ -48,6 +48,7 @@ struct yl_server {
     long long setup_clock;
     long long requests, predictions, tasks, errors;
     atomic_bool cache_trimming;
+    _Atomic uint64_t cache_bytes;  // predict_handler.h; UINT64_MAX until the first trim lists the folder
     atomic_int in_flight;  // requests begun and not completed (idle keep-alive connections excluded)
 };
 
@@ -214,7 +215,7 @@ static void predict(yl_server *s, const cJSON *request, yl_serve_reply *r) {
     yl_predict_context c = {.slot = s->slot, .ls_url = s->o.ls_url, .token_file = s->o.token_file,
                             .local_files_root = s->o.local_files_root, .media_root = s->o.media_root,
                             .cache_dir = s->cache_dir, .cache_max_bytes = s->o.cache_max_bytes,
-                            .cache_trimming = &s->cache_trimming, .control = s->o.control, .default_threshold = s->o.threshold};
+                            .cache_trimming = &s->cache_trimming, .cache_bytes = &s->cache_bytes, .control = s->o.control, .default_threshold = s->o.threshold};
     sem_wait(&s->predict_slots);
     yl_serve_predict(&c, given ? given : remembered, tasks, r);
     sem_post(&s->predict_slots);
@@ -502,6 +503,7 @@ yl_status yl_server_start(yl_server **out, const yl_serve_options *options) {
     if (!s) return yl_error(YL_ERR_OOM, "serve: out of memory");
     s->o = *options;
     if (!s->o.host) s->o.host = "127.0.0.1";
+    atomic_init(&s->cache_bytes, UINT64_MAX);
     pthread_mutex_init(&s->lock, NULL);
     curl_global_init(CURL_GLOBAL_DEFAULT);  // before any thread opens a client
     yl_status st = make_auth(s);
